@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from minzheng.core import context
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """REMOTE_ADDR, or the first X-Forwarded-For hop when we sit behind a trusted proxy."""
+    if getattr(settings, "MINZHENG_TRUST_X_FORWARDED_FOR", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (echoed as X-Request-ID) and records where it came from."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = uuid.uuid4().hex[:16]
+        channel = "api" if request.path.startswith("/api/") else "web"
+        token = context.bind(context.RequestContext(request_id=request_id, ip=client_ip(request), channel=channel))
+        request.request_id = request_id  # type: ignore[attr-defined]
+        try:
+            response = self.get_response(request)
+        finally:
+            context.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class NoStoreMiddleware:
+    """Pages and answers that may carry personal data are never cached (security DP-7)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith(settings.STATIC_URL):
+            response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class BaseModel(models.Model):
+    created_at = models.DateTimeField("创建时间", auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditEvent(models.Model):
+    """One row per security-relevant action (security AU-1). Append-only and hash-chained.
+
+    ``mac = HMAC-SM3(K_audit, prev_mac ‖ canonical(row))``. A PostgreSQL (and SQLite) trigger
+    refuses UPDATE and DELETE; `minzheng audit-verify` recomputes the chain and names any row
+    that was changed, removed or inserted behind the application's back.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField("时间")
+    actor_id = models.BigIntegerField("操作人ID", null=True)
+    actor_username = models.CharField("操作人", max_length=150, blank=True)
+    actor_roles = models.CharField("角色", max_length=200, blank=True)
+    actor_division = models.CharField("所属区划", max_length=12, blank=True)
+    ip = models.GenericIPAddressField("来源IP", null=True)
+    request_id = models.CharField("请求ID", max_length=32, blank=True)
+    channel = models.CharField("渠道", max_length=8, blank=True)
+    event_type = models.CharField("事件类型", max_length=64, db_index=True)
+    object_type = models.CharField("对象类型", max_length=64, blank=True)
+    object_id = models.CharField("对象ID", max_length=64, blank=True)
+    result = models.CharField("结果", max_length=16)
+    reason = models.CharField("原因", max_length=500, blank=True)
+    extra = models.JSONField("附加信息", default=dict)
+    prev_mac = models.BinaryField(max_length=32)
+    mac = models.BinaryField(max_length=32)
+
+    class Meta:
+        verbose_name = "审计日志"
+        indexes = [
+            models.Index(fields=["actor_id", "at"], name="core_audite_actor_i_idx"),
+            models.Index(fields=["object_type", "object_id"], name="core_audite_object__idx"),
+        ]
+
+
+class AuditChainHead(models.Model):
+    """The last link of the audit chain; locked by every audit insert so links never fork."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_event_id = models.BigIntegerField(default=0)
+    last_mac = models.BinaryField(max_length=32, default=b"")

@@ -1,0 +1,109 @@
+"""Writes owned by core: the audit log (security AU-1..AU-5)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from minzheng.core import context
+from minzheng.core.domain import GENESIS_MAC, chain_mac
+from minzheng.core.access import Actor
+from minzheng.core.exceptions import PermissionDenied
+from minzheng.core.models import AuditChainHead, AuditEvent
+from minzheng.core.permissions import CorePerm
+
+_FULL_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+_FULL_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def _redact(value: Any) -> Any:
+    """Audit rows never hold a full ID number or phone (AU-1b), whatever a caller passes."""
+    if isinstance(value, str):
+        return _FULL_PHONE.sub("[已屏蔽]", _FULL_ID.sub("[已屏蔽]", value))
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _db_now() -> Any:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT clock_timestamp()")
+            return cur.fetchone()[0]
+    return timezone.now()
+
+
+def audit_record(
+    *,
+    actor: Any,
+    event_type: str,
+    result: str = "success",
+    object_type: str = "",
+    object_id: Any = "",
+    reason: str = "",
+    extra: dict[str, Any] | None = None,
+    username: str = "",
+) -> AuditEvent:
+    """Append one audit row in the caller's transaction (fail closed: no row, no action, AU-3).
+
+    ``actor`` is a staff member, a machine key or None (an anonymous login attempt, for which
+    ``username`` names the account that was tried).
+    """
+    ctx = context.current()
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
+        event = AuditEvent(
+            id=head.last_event_id + 1,
+            at=_db_now(),
+            actor_id=getattr(actor, "pk", None),
+            actor_username=(getattr(actor, "username", "") or username)[:150],
+            actor_roles=",".join(sorted(getattr(actor, "role_codes", ()) or ()))[:200],
+            actor_division=(getattr(actor, "division_id", "") or "")[:12],
+            ip=ctx.ip,
+            request_id=ctx.request_id,
+            channel=ctx.channel,
+            event_type=event_type,
+            object_type=object_type,
+            object_id=str(object_id)[:64],
+            result=result,
+            reason=_redact(reason)[:500],
+            extra=_redact(extra or {}),
+            prev_mac=bytes(head.last_mac) or GENESIS_MAC,
+        )
+        event.mac = chain_mac(event.prev_mac, event)
+        event.save(force_insert=True)
+        head.last_event_id = event.id
+        head.last_mac = event.mac
+        head.save(update_fields=["last_event_id", "last_mac"])
+    return event
+
+
+def audit_search(
+    *,
+    actor: Actor,
+    event_type: str = "",
+    username: str = "",
+    day_from: date | None = None,
+    day_to: date | None = None,
+) -> QuerySet[AuditEvent]:
+    """Only the auditor reads the audit log (AU-5), and every search is itself audited."""
+    if not actor.has_permission(CorePerm.VIEW_AUDIT):
+        raise PermissionDenied()
+    filters: dict[str, Any] = {}
+    if event_type:
+        filters["event_type"] = event_type
+    if username:
+        filters["actor_username__iexact"] = username
+    if day_from:
+        filters["at__date__gte"] = day_from
+    if day_to:
+        filters["at__date__lte"] = day_to
+    audit_record(actor=actor, event_type="audit.read", extra={"filters": {k: str(v) for k, v in filters.items()}})
+    return AuditEvent.objects.filter(**filters).order_by("-id")

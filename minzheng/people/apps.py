@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class PeopleConfig(AppConfig):
+    name = "minzheng.people"
+    label = "people"
+    verbose_name = "人员档案"
+
+    def ready(self) -> None:
+        from minzheng.core.access import register_grants
+        from minzheng.people import panels
+        from minzheng.people.permissions import GRANTS
+
+        register_grants(GRANTS)
+        panels.register_core_panels()

@@ -1,0 +1,54 @@
+from django.db import models
+
+
+class Gender(models.TextChoices):
+    MALE = "M", "男"
+    FEMALE = "F", "女"
+
+
+class LivingArrangement(models.TextChoices):
+    ALONE = "alone", "独居"
+    EMPTY_NEST = "empty_nest", "空巢"
+    WITH_FAMILY = "with_family", "与家人同住"
+    INSTITUTION = "institution", "机构养老"
+
+
+class DisabilityCategory(models.TextChoices):
+    VISUAL = "visual", "视力残疾"
+    HEARING = "hearing", "听力残疾"
+    SPEECH = "speech", "言语残疾"
+    PHYSICAL = "physical", "肢体残疾"
+    INTELLECTUAL = "intellectual", "智力残疾"
+    MENTAL = "mental", "精神残疾"
+    MULTIPLE = "multiple", "多重残疾"
+
+
+class SelfCare(models.TextChoices):
+    INDEPENDENT = "independent", "能自理"
+    PARTIAL = "partial", "半失能"
+    DEPENDENT = "dependent", "失能"
+
+
+class Relation(models.TextChoices):
+    HEAD = "head", "户主"
+    SPOUSE = "spouse", "配偶"
+    CHILD = "child", "子女"
+    PARENT = "parent", "父母"
+    GRANDCHILD = "grandchild", "孙子女"
+    GRANDPARENT = "grandparent", "祖父母"
+    SIBLING = "sibling", "兄弟姐妹"
+    OTHER = "other", "其他"
+
+
+class HealthFlag(models.TextChoices):
+    CHRONIC = "chronic", "慢性病"
+    SERIOUS_ILLNESS = "serious_illness", "重大疾病"
+    DEMENTIA = "dementia", "认知障碍"
+    BEDRIDDEN = "bedridden", "长期卧床"
+    MENTAL_ILLNESS = "mental_illness", "严重精神障碍"
+
+
+class PersonStatus(models.TextChoices):
+    ACTIVE = "active", "在册"
+    DECEASED = "deceased", "已故"
+    MOVED_OUT = "moved_out", "已迁出"

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from django.db import models
+
+from minzheng.core.models import BaseModel
+from minzheng.people.enums import (
+    DisabilityCategory,
+    Gender,
+    LivingArrangement,
+    PersonStatus,
+    Relation,
+    SelfCare,
+)
+
+PATTERN_OPS = ["varchar_pattern_ops"]  # prefix LIKE on PostgreSQL; ignored by SQLite
+
+
+class Household(BaseModel):
+    """A registered household (户): members hang off it with their relation to the head."""
+
+    uid = models.UUIDField("编号", default=uuid.uuid4, unique=True, editable=False)
+    division = models.ForeignKey("divisions.Division", on_delete=models.PROTECT, verbose_name="所在村社")
+    area_path = models.CharField(max_length=64)
+    address_sealed = models.BinaryField("地址(密文)", null=True)
+    address_masked = models.CharField("地址", max_length=160, blank=True)
+
+    class Meta:
+        verbose_name = "家庭户"
+        indexes = [models.Index(fields=["area_path"], opclasses=PATTERN_OPS, name="people_hh_area_idx")]
+
+    def __str__(self) -> str:
+        return f"户 {str(self.uid)[:8]}"
+
+
+class Person(BaseModel):
+    """一人一档: one file per resident that every domain hangs its records on.
+
+    Identity numbers, phones and the street address are sealed (SM4-GCM) with a keyed blind index
+    for exact lookup; screens only ever get the masked forms (security DP-1, DP-2).
+    """
+
+    uid = models.UUIDField("编号", default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField("姓名", max_length=64)
+    name_initials = models.CharField("拼音首字母", max_length=32)
+    gender = models.CharField("性别", max_length=1, choices=Gender.choices)
+    birth_date = models.DateField("出生日期")
+    id_sealed = models.BinaryField("身份证号(密文)")
+    id_bidx = models.BinaryField("身份证号索引", max_length=32, unique=True)
+    id_masked = models.CharField("身份证号", max_length=18)
+    hukou_region = models.CharField("户籍地区码", max_length=6, blank=True)
+    hukou_division = models.ForeignKey(
+        "divisions.Division", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="户籍村社"
+    )
+    hukou_in_zhejiang = models.BooleanField("浙江户籍", default=False)
+    division = models.ForeignKey("divisions.Division", on_delete=models.PROTECT, related_name="+", verbose_name="居住村社")
+    area_path = models.CharField(max_length=64)
+    address_sealed = models.BinaryField("居住地址(密文)", null=True)
+    address_masked = models.CharField("居住地址", max_length=160, blank=True)
+    household = models.ForeignKey(Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members")
+    relation_to_head = models.CharField("与户主关系", max_length=16, choices=Relation.choices, blank=True)
+    living_arrangement = models.CharField("居住状况", max_length=16, choices=LivingArrangement.choices, default=LivingArrangement.WITH_FAMILY)
+    disability_category = models.CharField("残疾类别", max_length=16, choices=DisabilityCategory.choices, blank=True)
+    disability_grade = models.PositiveSmallIntegerField("残疾等级", null=True, blank=True)
+    self_care = models.CharField("自理能力", max_length=16, choices=SelfCare.choices, default=SelfCare.INDEPENDENT)
+    health_flags = models.JSONField("健康标记", default=list, blank=True)
+    tags = models.JSONField("标签", default=list, blank=True)
+    status = models.CharField("状态", max_length=16, choices=PersonStatus.choices, default=PersonStatus.ACTIVE)
+    deceased_on = models.DateField("死亡日期", null=True, blank=True)
+    moved_out_on = models.DateField("迁出日期", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "人员"
+        indexes = [
+            models.Index(fields=["area_path", "name"], opclasses=PATTERN_OPS * 2, name="people_person_area_name_idx"),
+            models.Index(fields=["name"], opclasses=PATTERN_OPS, name="people_person_name_idx"),
+            models.Index(fields=["name_initials"], opclasses=PATTERN_OPS, name="people_person_initials_idx"),
+            models.Index(fields=["birth_date"], name="people_person_birth_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def age_on(self, day: date) -> int:
+        b = self.birth_date
+        return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
+
+    @property
+    def is_minor(self) -> bool:
+        return self.age_on(date.today()) < 18  # noqa: DTZ011
+
+
+class PersonPhone(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="phones")
+    label = models.CharField("类型", max_length=16, default="本人")
+    sealed = models.BinaryField()
+    bidx = models.BinaryField(max_length=32, db_index=True)
+    masked = models.CharField("号码", max_length=16)
+    tail = models.CharField("尾号", max_length=4, db_index=True)
+
+    class Meta:
+        verbose_name = "联系电话"
+        constraints = [models.UniqueConstraint(fields=["person", "bidx"], name="people_phone_once_per_person")]

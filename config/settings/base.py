@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "minzheng.accounts",
     "minzheng.people",
     "minzheng.web",
+    "minzheng.synth",
 ]
 
 MIDDLEWARE = [

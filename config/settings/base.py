@@ -14,7 +14,7 @@ VAR_DIR = Path(environ.Env().str("MINZHENG_VAR_DIR", default=str(BASE_DIR / "var
 env = environ.Env()
 # A development machine keeps its generated keys in var/dev.env (written by `make demo`);
 # production passes them in the environment and never has this file.
-_dev_env = VAR_DIR / "dev.env"
+_dev_env = BASE_DIR / "var" / "dev.env"
 if _dev_env.exists():
     environ.Env.read_env(str(_dev_env), overwrite=False)
 
@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "minzheng.accounts.middleware.RouteAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "minzheng.web.middleware.ApplicationErrorMiddleware",
     "minzheng.core.middleware.NoStoreMiddleware",
 ]
 

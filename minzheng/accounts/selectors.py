@@ -53,3 +53,16 @@ def api_key_for(*, raw: str) -> ApiKey | None:
     if not crypto.constant_time_equal(crypto.sm3(secret.encode()), bytes(key.secret_digest)):
         return None
     return key
+
+
+def staff_get(*, actor: Actor, pk: int) -> Staff:
+    from minzheng.core.exceptions import NotFound
+
+    staff = staff_list(actor=actor).filter(pk=pk).first()
+    if staff is None:
+        raise NotFound("工作人员不存在或不在您的管辖范围内")
+    return staff
+
+
+def api_key_list(*, actor: Actor) -> QuerySet[ApiKey]:
+    return ApiKey.objects.select_related("division").filter(division__path__startswith=actor.scope_path).order_by("-id")

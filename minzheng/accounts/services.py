@@ -364,3 +364,8 @@ def api_key_touch(*, key: ApiKey) -> None:
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
 
+
+
+def totp_enroll_current(*, staff: Staff) -> TOTPDevice:
+    device = TOTPDevice.objects.filter(user=staff, confirmed=False).order_by("-id").first()
+    return device or totp_enroll_start(staff=staff)

@@ -24,11 +24,15 @@ def name_initials(name: str) -> str:
     return "".join(p[0] for p in lazy_pinyin(name, style=Style.FIRST_LETTER) if p and p[0].isalpha()).lower()
 
 
+_ADDRESS_PREFIX = "浙江省杭州市余杭区"
+
+
 def mask_address(address: str) -> str:
     """Keep the place, hide the door: "良渚街道玉鸟路8号3幢2单元501室" → "良渚街道玉鸟路****"."""
-    if len(address) <= 6:
-        return address[:2] + "****"
-    return address[: max(6, len(address) // 2)] + "****"
+    address = address.removeprefix(_ADDRESS_PREFIX)
+    digit = re.search(r"[0-9０-９一二三四五六七八九十]+[号组幢栋]", address)
+    keep = digit.start() if digit else len(address) // 2
+    return address[: max(2, min(keep, 24))] + "****"
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,6 @@ def clean_person(data: Mapping[str, Any], *, today: date, partial: bool = False)
             errors["tags"] = "标签须为不超过20字的文字"
         else:
             out["tags"] = sorted({t.strip() for t in tags if t.strip()})
-    if present("hukou_in_zhejiang"):
-        out["hukou_in_zhejiang"] = bool(data.get("hukou_in_zhejiang"))
+    if "hukou_in_zhejiang" in data and data["hukou_in_zhejiang"] not in (None, ""):
+        out["hukou_in_zhejiang"] = bool(data["hukou_in_zhejiang"])
     return out, errors

@@ -9,6 +9,7 @@ from minzheng.core.models import BaseModel
 from minzheng.people.enums import (
     DisabilityCategory,
     Gender,
+    HealthFlag,
     LivingArrangement,
     PersonStatus,
     Relation,
@@ -86,6 +87,11 @@ class Person(BaseModel):
     def age_on(self, day: date) -> int:
         b = self.birth_date
         return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
+
+    @property
+    def health_flag_labels(self) -> list[str]:
+        labels = dict(HealthFlag.choices)
+        return [labels.get(f, f) for f in self.health_flags]
 
     @property
     def is_minor(self) -> bool:

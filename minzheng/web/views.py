@@ -1,0 +1,312 @@
+"""Staff screens. Each view: check input, call one selector or service, render (DESIGN §4.1)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from minzheng.core.access import Role, login_only, public, requires
+from minzheng.core.exceptions import ApplicationError, ValidationFailed
+from minzheng.core.permissions import CorePerm
+from minzheng.core.services import audit_search
+from minzheng.divisions.enums import Level
+from minzheng.divisions.selectors import division_list
+from minzheng.people import services as people_services
+from minzheng.people.enums import DisabilityCategory, HealthFlag, LivingArrangement, PersonStatus, Relation, SelfCare
+from minzheng.people.panels import panels_for
+from minzheng.people.permissions import PeoplePerm
+from minzheng.people.selectors import (
+    PersonFilters,
+    household_get,
+    household_members,
+    person_count,
+    person_get,
+    person_list,
+)
+
+PAGE_SIZE = 25
+
+
+def _actor(request: HttpRequest) -> Any:
+    return request.user
+
+
+@public
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "ok"})
+
+
+# --- Home -------------------------------------------------------------------------------------
+
+
+@login_only
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    cards: list[dict[str, Any]] = []
+    if actor.has_permission(PeoplePerm.VIEW_PERSON):
+        today = timezone.localdate()
+        eighty = date(today.year - 80, today.month, min(today.day, 28))
+        cards = [
+            {"label": "在册人员", "value": person_count(actor=actor), "url": "web:person-list", "query": ""},
+            {"label": "80岁以上老人", "value": person_count(actor=actor, filters=PersonFilters(min_age_birth_before=eighty)),
+             "url": "web:person-list", "query": "?age=80"},
+            {"label": "独居老人(60岁以上)", "url": "web:person-list", "query": "?age=60&living=alone",
+             "value": person_count(actor=actor, filters=PersonFilters(
+                 min_age_birth_before=date(today.year - 60, today.month, min(today.day, 28)),
+                 living_arrangement=LivingArrangement.ALONE))},
+        ]
+    roles = set(actor.role_codes)
+    return render(request, "web/home.html", {
+        "cards": cards,
+        "flash": request.session.pop("mz_flash", ""),
+        "is_auditor": Role.AUDITOR in roles,
+        "is_sysadmin": Role.SYSTEM_ADMIN in roles,
+        "is_secadmin": Role.SECURITY_ADMIN in roles,
+        "can_people": actor.has_permission(PeoplePerm.VIEW_PERSON),
+    })
+
+
+# --- People -----------------------------------------------------------------------------------
+
+
+def _filters(request: HttpRequest) -> PersonFilters:
+    today = timezone.localdate()
+    age = request.GET.get("age", "")
+    born_before = None
+    if age.isdigit() and 0 < int(age) < 130:
+        born_before = date(today.year - int(age), today.month, min(today.day, 28))
+    status = request.GET.get("status", PersonStatus.ACTIVE)
+    return PersonFilters(
+        division_code=request.GET.get("division", "").strip()[:12],
+        status=status if status in PersonStatus.values else "",
+        min_age_birth_before=born_before,
+        living_arrangement=request.GET.get("living", "") if request.GET.get("living", "") in LivingArrangement.values else "",
+    )
+
+
+@requires(PeoplePerm.VIEW_PERSON)
+@require_GET
+def person_list_view(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    query = request.GET.get("q", "").strip()[:40]
+    filters = _filters(request)
+    qs = person_list(actor=actor, filters=filters, query=query)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "query": query,
+        "filters": filters,
+        "params": request.GET,
+        "divisions": division_list(within=actor.scope_path).exclude(level=Level.DISTRICT),
+        "living_choices": LivingArrangement.choices,
+        "status_choices": PersonStatus.choices,
+        "querystring": _querystring(request, drop="page"),
+    }
+    template = "web/people/_results.html" if request.headers.get("HX-Request") else "web/people/list.html"
+    return render(request, template, context)
+
+
+def _querystring(request: HttpRequest, drop: str) -> str:
+    params = request.GET.copy()
+    params.pop(drop, None)
+    return params.urlencode()
+
+
+@requires(PeoplePerm.EXPORT_PERSON)
+@require_GET
+def person_export_view(request: HttpRequest) -> HttpResponse:
+    try:
+        content, _rows = people_services.person_export(
+            actor=_actor(request), filters=_filters(request), query=request.GET.get("q", "").strip()[:40]
+        )
+    except ValidationFailed as exc:
+        request.session["mz_flash"] = exc.message
+        return redirect(f"/people/?{_querystring(request, drop='page')}")
+    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="people-{stamp}.xlsx"'
+    return response
+
+
+@requires(PeoplePerm.VIEW_PERSON)
+@require_GET
+def person_detail_view(request: HttpRequest, uid: str) -> HttpResponse:
+    actor = _actor(request)
+    person = person_get(actor=actor, uid=uid)
+    panels = []
+    for panel in panels_for(actor):
+        data = panel.context(actor, person)
+        if data is not None:
+            panels.append({"panel": panel, "data": data})
+    return render(request, "web/people/detail.html", {
+        "person": person,
+        "age": person.age_on(timezone.localdate()),
+        "panels": panels,
+        "can_reveal": actor.has_permission(PeoplePerm.REVEAL_IDENTIFIER),
+        "can_change": actor.has_permission(PeoplePerm.CHANGE_PERSON),
+        "can_life_event": actor.has_permission(PeoplePerm.RECORD_LIFE_EVENT) and person.status == PersonStatus.ACTIVE,
+        "flash": request.session.pop("mz_flash", ""),
+        "today": timezone.localdate().isoformat(),
+    })
+
+
+@requires(PeoplePerm.REVEAL_IDENTIFIER)
+@require_POST
+def person_reveal_view(request: HttpRequest, uid: str) -> HttpResponse:
+    actor = _actor(request)
+    person = person_get(actor=actor, uid=uid)
+    field = request.POST.get("field", "")
+    try:
+        value = people_services.person_reveal(actor=actor, person=person, field=field, reason=request.POST.get("reason", ""))
+    except ValidationFailed as exc:
+        return render(request, "web/people/_reveal.html", {"person": person, "field": field, "error": exc.message}, status=400)
+    return render(request, "web/people/_reveal.html", {"person": person, "field": field, "value": value})
+
+
+def _person_form_context(actor: Any, data: Any, errors: dict[str, str]) -> dict[str, Any]:
+    return {
+        "data": data,
+        "errors": errors,
+        "divisions": division_list(within=actor.scope_path, level=Level.VILLAGE),
+        "living_choices": LivingArrangement.choices,
+        "self_care_choices": SelfCare.choices,
+        "disability_choices": DisabilityCategory.choices,
+        "health_choices": HealthFlag.choices,
+    }
+
+
+def _person_form_data(request: HttpRequest) -> dict[str, Any]:
+    post = request.POST
+    return {
+        "name": post.get("name", ""),
+        "id_number": post.get("id_number", ""),
+        "division_code": post.get("division_code", ""),
+        "phones": post.get("phones", ""),
+        "address": post.get("address", ""),
+        "living_arrangement": post.get("living_arrangement", ""),
+        "self_care": post.get("self_care", ""),
+        "disability_category": post.get("disability_category", ""),
+        "disability_grade": post.get("disability_grade", ""),
+        "health_flags": post.getlist("health_flags"),
+    }
+
+
+@requires(PeoplePerm.CHANGE_PERSON)
+@require_http_methods(["GET", "POST"])
+def person_create_view(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    if request.method == "POST":
+        data = _person_form_data(request)
+        try:
+            person = people_services.person_create(actor=actor, data=data)
+        except ValidationFailed as exc:
+            errors = exc.fields
+        else:
+            request.session["mz_flash"] = f"已登记 {person.name}"
+            return redirect("web:person-detail", uid=person.uid)
+    return render(request, "web/people/form.html", _person_form_context(actor, data, errors), status=400 if errors else 200)
+
+
+@requires(PeoplePerm.CHANGE_PERSON)
+@require_http_methods(["GET", "POST"])
+def person_edit_view(request: HttpRequest, uid: str) -> HttpResponse:
+    actor = _actor(request)
+    person = person_get(actor=actor, uid=uid)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        data = _person_form_data(request)
+        data.pop("id_number")
+        if not data["address"]:
+            data.pop("address")  # blank keeps the sealed address; the form never shows it in full
+        try:
+            people_services.person_update(actor=actor, person=person, data=data)
+        except ValidationFailed as exc:
+            errors = exc.fields
+        else:
+            request.session["mz_flash"] = "已保存"
+            return redirect("web:person-detail", uid=person.uid)
+    else:
+        data = {
+            "name": person.name, "division_code": person.division_id, "phones": "",
+            "living_arrangement": person.living_arrangement, "self_care": person.self_care,
+            "disability_category": person.disability_category, "disability_grade": person.disability_grade or "",
+            "health_flags": person.health_flags,
+        }
+    ctx = _person_form_context(actor, data, errors)
+    ctx["person"] = person
+    return render(request, "web/people/form.html", ctx, status=400 if errors else 200)
+
+
+@requires(PeoplePerm.RECORD_LIFE_EVENT)
+@require_POST
+def person_life_event_view(request: HttpRequest, uid: str) -> HttpResponse:
+    actor = _actor(request)
+    person = person_get(actor=actor, uid=uid)
+    kind = request.POST.get("kind")
+    try:
+        on = date.fromisoformat(request.POST.get("on", ""))
+    except ValueError:
+        request.session["mz_flash"] = "日期格式不正确"
+        return redirect("web:person-detail", uid=person.uid)
+    try:
+        if kind == "death":
+            people_services.person_record_death(actor=actor, person=person, died_on=on)
+            request.session["mz_flash"] = "已登记死亡,相关业务将自动停止"
+        elif kind == "move_out":
+            people_services.person_record_move_out(actor=actor, person=person, moved_on=on,
+                                                   destination=request.POST.get("destination", ""))
+            request.session["mz_flash"] = "已登记迁出"
+        else:
+            request.session["mz_flash"] = "未知操作"
+    except ApplicationError as exc:
+        request.session["mz_flash"] = exc.message
+    return redirect("web:person-detail", uid=person.uid)
+
+
+@requires(PeoplePerm.VIEW_PERSON)
+@require_GET
+def household_detail_view(request: HttpRequest, uid: str) -> HttpResponse:
+    actor = _actor(request)
+    household = household_get(actor=actor, uid=uid)
+    members = household_members(actor=actor, household=household)
+    today = timezone.localdate()
+    return render(request, "web/people/household.html", {
+        "household": household,
+        "members": [{"person": m, "age": m.age_on(today)} for m in members],
+        "relations": dict(Relation.choices),
+    })
+
+
+# --- Audit ------------------------------------------------------------------------------------
+
+
+@requires(CorePerm.VIEW_AUDIT)
+@require_GET
+def audit_log_view(request: HttpRequest) -> HttpResponse:
+    def day(name: str) -> date | None:
+        try:
+            return date.fromisoformat(request.GET.get(name, ""))
+        except ValueError:
+            return None
+
+    qs = audit_search(
+        actor=_actor(request),
+        event_type=request.GET.get("event_type", "").strip()[:64],
+        username=request.GET.get("username", "").strip()[:64],
+        day_from=day("from"),
+        day_to=day("to"),
+    )
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "web/audit_log.html", {"page": page, "params": request.GET,
+                                                  "querystring": _querystring(request, drop="page")})
+

@@ -3,7 +3,7 @@
 from .base import *  # noqa: F403
 from .base import MINZHENG_KEYS
 
-SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
+SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"
 MINZHENG_KEYS.update(
     enc="00112233445566778899aabbccddeeff",
     idx="0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",

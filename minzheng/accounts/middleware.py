@@ -16,10 +16,11 @@ from django.urls import reverse
 
 from minzheng.accounts.services import logout_record, password_expired
 from minzheng.core.access import declared_permissions, is_public
+from minzheng.core.policy import policy
 
 log = logging.getLogger(__name__)
 AUTH_AT = "mz_auth_at"
-PASSWORD_CHANGE_URL = "web:password-change"
+PASSWORD_CHANGE_URL = "web:password-change"  # noqa: S105 - a URL name
 # Where a signed-in member whose password has expired may still go (AUTH-3).
 _PASSWORD_EXPIRED_ALLOWED = {"web:password-change", "web:logout"}
 
@@ -33,13 +34,13 @@ class SessionLifetimeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user: Any = request.user
         if user.is_authenticated:
-            cfg = settings.MINZHENG
+            cfg = policy()
             started = request.session.get(AUTH_AT)
-            if started is None or time.time() - started > cfg["ABSOLUTE_TIMEOUT"].total_seconds():
+            if started is None or time.time() - started > cfg.absolute_timeout.total_seconds():
                 logout_record(staff=user, reason="会话超过12小时")
                 auth.logout(request)
                 return _to_login(request, "登录已超过12小时,请重新登录")
-            idle = cfg["ADMIN_IDLE_TIMEOUT"] if user.is_admin_role else cfg["IDLE_TIMEOUT"]
+            idle = cfg.admin_idle_timeout if user.is_admin_role else cfg.idle_timeout
             request.session.set_expiry(int(idle.total_seconds()))
         return self.get_response(request)
 

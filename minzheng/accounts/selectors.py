@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from minzheng.accounts.models import ApiKey, LoginFailure, Staff
 from minzheng.core import crypto
 from minzheng.core.access import Actor
+from minzheng.core.policy import policy
 
 
 def staff_find(*, username: str) -> Staff | None:
@@ -37,9 +37,9 @@ def recent_failures(*, username: str = "", ip: str | None = None, since: datetim
 def ip_is_throttled(*, ip: str | None) -> bool:
     if not ip:
         return False
-    cfg = settings.MINZHENG
-    since = timezone.now() - cfg["IP_THROTTLE_WINDOW"]
-    return recent_failures(ip=ip, since=since) >= cfg["IP_THROTTLE_FAILURES"]
+    cfg = policy()
+    since = timezone.now() - cfg.ip_throttle_window
+    return recent_failures(ip=ip, since=since) >= cfg.ip_throttle_failures
 
 
 def api_key_for(*, raw: str) -> ApiKey | None:

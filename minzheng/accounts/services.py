@@ -10,9 +10,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.contrib.sessions.models import Session
 from django.db import transaction
@@ -24,8 +22,9 @@ from minzheng.accounts.models import ApiKey, LoginFailure, Staff, StaffRole
 from minzheng.accounts.permissions import AccountPerm
 from minzheng.accounts.selectors import ip_is_throttled, recent_failures, staff_find
 from minzheng.core import context, crypto, identifiers
-from minzheng.core.access import ADMIN_ROLES, Actor, MachinePurpose, Role
+from minzheng.core.access import Actor, MachinePurpose, Role
 from minzheng.core.exceptions import ApplicationError, PermissionDenied, Throttled, ValidationFailed
+from minzheng.core.policy import policy
 from minzheng.core.services import audit_record
 from minzheng.divisions.selectors import division_get
 
@@ -84,16 +83,16 @@ def login_password(*, username: str, password: str) -> Staff:
 
 
 def _record_failure(*, staff: Staff | None, username: str, reason: str) -> None:
-    cfg = settings.MINZHENG
+    cfg = policy()
     ip = context.current().ip
     with transaction.atomic():
         LoginFailure.objects.create(username=username, ip=ip)
         audit_record(actor=None, username=username, event_type="login.failure", result="failure", reason=reason)
         if staff is None:
             return
-        since = timezone.now() - cfg["LOCKOUT_WINDOW"]
-        if recent_failures(username=username, since=since) >= cfg["LOCKOUT_FAILURES"]:
-            duration = cfg["ADMIN_LOCKOUT_DURATION"] if staff.is_admin_role else cfg["LOCKOUT_DURATION"]
+        since = timezone.now() - cfg.lockout_window
+        if recent_failures(username=username, since=since) >= cfg.lockout_failures:
+            duration = cfg.admin_lockout_duration if staff.is_admin_role else cfg.lockout_duration
             staff.locked_until = timezone.now() + duration
             staff.save(update_fields=["locked_until"])
             audit_record(
@@ -322,7 +321,7 @@ def password_change(*, actor: Staff, old_password: str, new_password: str) -> No
 
 def password_expired(staff: Staff) -> bool:
     changed = staff.password_changed_at
-    return changed is None or timezone.now() - changed > settings.MINZHENG["PASSWORD_MAX_AGE"]
+    return changed is None or timezone.now() - changed > policy().password_max_age
 
 
 # --- Machine keys ------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ Grantee = Role | MachinePurpose
 _grants: dict[str, set[str]] = defaultdict(set)
 
 
-def register_grants(grants: Mapping[str, Iterable[Grantee]]) -> None:
+def register_grants(grants: Mapping[Any, Iterable[Grantee]]) -> None:
     for perm, roles in grants.items():
         _grants[str(perm)].update(str(r) for r in roles)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+
 from minzheng.core import crypto
-from minzheng.core.models import AuditChainHead, AuditEvent
 from minzheng.core.domain import GENESIS_MAC, chain_mac
+from minzheng.core.models import AuditChainHead, AuditEvent
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from minzheng.core import context
-from minzheng.core.domain import GENESIS_MAC, chain_mac
 from minzheng.core.access import Actor
+from minzheng.core.domain import GENESIS_MAC, chain_mac
 from minzheng.core.exceptions import PermissionDenied
 from minzheng.core.models import AuditChainHead, AuditEvent
 from minzheng.core.permissions import CorePerm
@@ -77,7 +77,7 @@ def audit_record(
             extra=_redact(extra or {}),
             prev_mac=bytes(head.last_mac) or GENESIS_MAC,
         )
-        event.mac = chain_mac(event.prev_mac, event)
+        event.mac = chain_mac(bytes(event.prev_mac), event)
         event.save(force_insert=True)
         head.last_event_id = event.id
         head.last_mac = event.mac

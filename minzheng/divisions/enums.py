@@ -1,7 +1,7 @@
-from django.db import models
+from minzheng.core.choices import LabelledEnum
 
 
-class Level(models.TextChoices):
+class Level(LabelledEnum):
     PROVINCE = "province", "省"
     CITY = "city", "市"
     DISTRICT = "district", "区"

@@ -14,7 +14,7 @@ class Division(models.Model):
 
     code = models.CharField("区划代码", max_length=12, primary_key=True)
     name = models.CharField("名称", max_length=64)
-    level = models.CharField("层级", max_length=16, choices=Level.choices)
+    level = models.CharField("层级", max_length=16, choices=Level.as_choices())
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, related_name="children", verbose_name="上级")
     path = models.CharField("路径", max_length=255, unique=True)
     depth = models.PositiveSmallIntegerField("深度")

@@ -12,7 +12,13 @@ from typing import Any
 from pypinyin import Style, lazy_pinyin
 
 from minzheng.core import identifiers
-from minzheng.people.enums import DisabilityCategory, Gender, HealthFlag, LivingArrangement, SelfCare
+from minzheng.people.enums import (
+    DisabilityCategory,
+    Gender,
+    HealthFlag,
+    LivingArrangement,
+    SelfCare,
+)
 
 NAME_RE = re.compile(r"^[\u3400-\u9fff·•]{2,20}$|^[A-Za-z][A-Za-z .'-]{1,63}$")
 MAX_ADDRESS = 120
@@ -64,7 +70,7 @@ def _choice(value: Any, choices: Any, label: str, errors: dict[str, str], field:
         if not blank:
             errors[field] = f"请选择{label}"
         return ""
-    if value not in choices.values:
+    if value not in choices.value_set():
         errors[field] = f"{label}取值无效"
         return ""
     return str(value)
@@ -158,7 +164,7 @@ def clean_person(data: Mapping[str, Any], *, today: date, partial: bool = False)
         errors["disability_category"] = "请选择残疾类别"
     if present("health_flags"):
         flags = data.get("health_flags") or []
-        bad = [f for f in flags if f not in HealthFlag.values]
+        bad = [f for f in flags if f not in HealthFlag.value_set()]
         if bad:
             errors["health_flags"] = "健康标记取值无效"
         out["health_flags"] = sorted(set(flags) - set(bad))

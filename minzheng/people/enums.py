@@ -1,19 +1,19 @@
-from django.db import models
+from minzheng.core.choices import LabelledEnum
 
 
-class Gender(models.TextChoices):
+class Gender(LabelledEnum):
     MALE = "M", "男"
     FEMALE = "F", "女"
 
 
-class LivingArrangement(models.TextChoices):
+class LivingArrangement(LabelledEnum):
     ALONE = "alone", "独居"
     EMPTY_NEST = "empty_nest", "空巢"
     WITH_FAMILY = "with_family", "与家人同住"
     INSTITUTION = "institution", "机构养老"
 
 
-class DisabilityCategory(models.TextChoices):
+class DisabilityCategory(LabelledEnum):
     VISUAL = "visual", "视力残疾"
     HEARING = "hearing", "听力残疾"
     SPEECH = "speech", "言语残疾"
@@ -23,13 +23,13 @@ class DisabilityCategory(models.TextChoices):
     MULTIPLE = "multiple", "多重残疾"
 
 
-class SelfCare(models.TextChoices):
+class SelfCare(LabelledEnum):
     INDEPENDENT = "independent", "能自理"
     PARTIAL = "partial", "半失能"
     DEPENDENT = "dependent", "失能"
 
 
-class Relation(models.TextChoices):
+class Relation(LabelledEnum):
     HEAD = "head", "户主"
     SPOUSE = "spouse", "配偶"
     CHILD = "child", "子女"
@@ -40,7 +40,7 @@ class Relation(models.TextChoices):
     OTHER = "other", "其他"
 
 
-class HealthFlag(models.TextChoices):
+class HealthFlag(LabelledEnum):
     CHRONIC = "chronic", "慢性病"
     SERIOUS_ILLNESS = "serious_illness", "重大疾病"
     DEMENTIA = "dementia", "认知障碍"
@@ -48,7 +48,7 @@ class HealthFlag(models.TextChoices):
     MENTAL_ILLNESS = "mental_illness", "严重精神障碍"
 
 
-class PersonStatus(models.TextChoices):
+class PersonStatus(LabelledEnum):
     ACTIVE = "active", "在册"
     DECEASED = "deceased", "已故"
     MOVED_OUT = "moved_out", "已迁出"

@@ -46,7 +46,7 @@ class Person(BaseModel):
     uid = models.UUIDField("编号", default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField("姓名", max_length=64)
     name_initials = models.CharField("拼音首字母", max_length=32)
-    gender = models.CharField("性别", max_length=1, choices=Gender.choices)
+    gender = models.CharField("性别", max_length=1, choices=Gender.as_choices())
     birth_date = models.DateField("出生日期")
     id_sealed = models.BinaryField("身份证号(密文)")
     id_bidx = models.BinaryField("身份证号索引", max_length=32, unique=True)
@@ -61,14 +61,14 @@ class Person(BaseModel):
     address_sealed = models.BinaryField("居住地址(密文)", null=True)
     address_masked = models.CharField("居住地址", max_length=160, blank=True)
     household = models.ForeignKey(Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members")
-    relation_to_head = models.CharField("与户主关系", max_length=16, choices=Relation.choices, blank=True)
-    living_arrangement = models.CharField("居住状况", max_length=16, choices=LivingArrangement.choices, default=LivingArrangement.WITH_FAMILY)
-    disability_category = models.CharField("残疾类别", max_length=16, choices=DisabilityCategory.choices, blank=True)
+    relation_to_head = models.CharField("与户主关系", max_length=16, choices=Relation.as_choices(), blank=True)
+    living_arrangement = models.CharField("居住状况", max_length=16, choices=LivingArrangement.as_choices(), default=LivingArrangement.WITH_FAMILY)
+    disability_category = models.CharField("残疾类别", max_length=16, choices=DisabilityCategory.as_choices(), blank=True)
     disability_grade = models.PositiveSmallIntegerField("残疾等级", null=True, blank=True)
-    self_care = models.CharField("自理能力", max_length=16, choices=SelfCare.choices, default=SelfCare.INDEPENDENT)
+    self_care = models.CharField("自理能力", max_length=16, choices=SelfCare.as_choices(), default=SelfCare.INDEPENDENT)
     health_flags = models.JSONField("健康标记", default=list, blank=True)
     tags = models.JSONField("标签", default=list, blank=True)
-    status = models.CharField("状态", max_length=16, choices=PersonStatus.choices, default=PersonStatus.ACTIVE)
+    status = models.CharField("状态", max_length=16, choices=PersonStatus.as_choices(), default=PersonStatus.ACTIVE)
     deceased_on = models.DateField("死亡日期", null=True, blank=True)
     moved_out_on = models.DateField("迁出日期", null=True, blank=True)
 
@@ -90,7 +90,7 @@ class Person(BaseModel):
 
     @property
     def health_flag_labels(self) -> list[str]:
-        labels = dict(HealthFlag.choices)
+        labels = dict(HealthFlag.as_choices())
         return [labels.get(f, f) for f in self.health_flags]
 
     @property

@@ -1,8 +1,8 @@
 from enum import StrEnum
 
-from minzheng.core.access import MachinePurpose, Role
+from minzheng.core.access import Grantee, MachinePurpose, Role
 
-BUSINESS_ROLES = {
+BUSINESS_ROLES: set[Grantee] = {
     Role.DISTRICT_ADMIN,
     Role.TOWNSHIP_STAFF,
     Role.COMMUNITY_WORKER,
@@ -19,7 +19,7 @@ class PeoplePerm(StrEnum):
 
 
 # 三员 (system, security, audit admins) hold none of these: they see no person records (AC-3).
-GRANTS = {
+GRANTS: dict[PeoplePerm, set[Grantee]] = {
     PeoplePerm.VIEW_PERSON: BUSINESS_ROLES | {Role.MONITORING_OPERATOR, MachinePurpose.PEER_SYSTEM},
     PeoplePerm.CHANGE_PERSON: {Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.COMMUNITY_WORKER},
     PeoplePerm.REVEAL_IDENTIFIER: {Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.COMMUNITY_WORKER, Role.CASEWORKER},

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from datetime import date
-import io
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from minzheng.core import crypto
 from minzheng.core.access import Actor
 from minzheng.core.events import publish
-from minzheng.core.identifiers import mask_id_number, mask_phone
 from minzheng.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
+from minzheng.core.identifiers import mask_id_number, mask_phone
+from minzheng.core.policy import policy
 from minzheng.core.services import audit_record
 from minzheng.divisions.enums import Level
 from minzheng.divisions.models import Division
@@ -134,7 +134,7 @@ def person_update(*, actor: Actor, person: Person, data: Mapping[str, Any]) -> P
         raise NotFound()
     unknown = set(data) - set(UPDATABLE) - {"division_code"}
     if unknown:
-        raise ValidationFailed({f: "该字段不可修改" for f in sorted(unknown)}, code="field_not_editable")
+        raise ValidationFailed(dict.fromkeys(sorted(unknown), "该字段不可修改"), code="field_not_editable")
     cleaned, errors = domain.clean_person({k: data[k] for k in UPDATABLE if k in data}, today=_today(), partial=True)
     division = None
     if "division_code" in data:
@@ -261,7 +261,7 @@ def household_add_member(*, actor: Actor, household: Household, person: Person, 
     _require(actor, PeoplePerm.CHANGE_PERSON)
     if not (household.area_path.startswith(actor.scope_path) and person.area_path.startswith(actor.scope_path)):
         raise NotFound()
-    if relation not in Relation.values or relation == Relation.HEAD:
+    if relation not in Relation.value_set() or relation == Relation.HEAD:
         raise ValidationFailed({"relation": "与户主关系取值无效"}, code="bad_relation")
     if person.household_id and person.household_id != household.pk:
         raise ValidationFailed({"person": "该人员已属于另一个家庭户"}, code="already_in_household")
@@ -291,7 +291,7 @@ def person_export(*, actor: Actor, filters: PersonFilters | None = None, query: 
     from openpyxl import Workbook
 
     _require(actor, PeoplePerm.EXPORT_PERSON)
-    limit = settings.MINZHENG["EXPORT_MAX_ROWS"]
+    limit = policy().export_max_rows
     qs = person_list(actor=actor, filters=filters, query=query)
     total = qs.count()
     if total > limit:

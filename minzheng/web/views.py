@@ -18,7 +18,14 @@ from minzheng.core.services import audit_search
 from minzheng.divisions.enums import Level
 from minzheng.divisions.selectors import division_list
 from minzheng.people import services as people_services
-from minzheng.people.enums import DisabilityCategory, HealthFlag, LivingArrangement, PersonStatus, Relation, SelfCare
+from minzheng.people.enums import (
+    DisabilityCategory,
+    HealthFlag,
+    LivingArrangement,
+    PersonStatus,
+    Relation,
+    SelfCare,
+)
 from minzheng.people.panels import panels_for
 from minzheng.people.permissions import PeoplePerm
 from minzheng.people.selectors import (
@@ -86,9 +93,9 @@ def _filters(request: HttpRequest) -> PersonFilters:
     status = request.GET.get("status", PersonStatus.ACTIVE)
     return PersonFilters(
         division_code=request.GET.get("division", "").strip()[:12],
-        status=status if status in PersonStatus.values else "",
+        status=status if status in PersonStatus.value_set() else "",
         min_age_birth_before=born_before,
-        living_arrangement=request.GET.get("living", "") if request.GET.get("living", "") in LivingArrangement.values else "",
+        living_arrangement=request.GET.get("living", "") if request.GET.get("living", "") in LivingArrangement.value_set() else "",
     )
 
 
@@ -106,8 +113,8 @@ def person_list_view(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "params": request.GET,
         "divisions": division_list(within=actor.scope_path).exclude(level=Level.DISTRICT),
-        "living_choices": LivingArrangement.choices,
-        "status_choices": PersonStatus.choices,
+        "living_choices": LivingArrangement.as_choices(),
+        "status_choices": PersonStatus.as_choices(),
         "querystring": _querystring(request, drop="page"),
     }
     template = "web/people/_results.html" if request.headers.get("HX-Request") else "web/people/list.html"
@@ -176,10 +183,10 @@ def _person_form_context(actor: Any, data: Any, errors: dict[str, str]) -> dict[
         "data": data,
         "errors": errors,
         "divisions": division_list(within=actor.scope_path, level=Level.VILLAGE),
-        "living_choices": LivingArrangement.choices,
-        "self_care_choices": SelfCare.choices,
-        "disability_choices": DisabilityCategory.choices,
-        "health_choices": HealthFlag.choices,
+        "living_choices": LivingArrangement.as_choices(),
+        "self_care_choices": SelfCare.as_choices(),
+        "disability_choices": DisabilityCategory.as_choices(),
+        "health_choices": HealthFlag.as_choices(),
     }
 
 
@@ -283,7 +290,7 @@ def household_detail_view(request: HttpRequest, uid: str) -> HttpResponse:
     return render(request, "web/people/household.html", {
         "household": household,
         "members": [{"person": m, "age": m.age_on(today)} for m in members],
-        "relations": dict(Relation.choices),
+        "relations": dict(Relation.as_choices()),
     })
 
 

@@ -15,7 +15,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from minzheng.accounts import services as account_services
-from minzheng.accounts.selectors import staff_find
 from minzheng.core.access import login_only, public
 from minzheng.core.exceptions import ApplicationError, ValidationFailed
 
@@ -30,8 +29,7 @@ def _safe_next(request: HttpRequest) -> str:
     return "/"
 
 
-def _finish_login(request: HttpRequest, staff: Any) -> HttpResponse:
-    nxt = _safe_next(request)
+def _finish_login(request: HttpRequest, staff: Any, nxt: str) -> HttpResponse:
     auth.login(request, staff, backend="minzheng.accounts.backends.StaffBackend")  # new session key
     request.session[AUTH_AT] = time.time()
     account_services.login_complete(staff=staff)
@@ -61,7 +59,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 if account_services.has_confirmed_device(staff):
                     return redirect("web:login-otp")
                 return redirect("web:login-otp-setup")
-            return _finish_login(request, staff)
+            return _finish_login(request, staff, _safe_next(request))
     return render(
         request, "web/login.html",
         {"error": error, "notice": notice, "next": _safe_next(request), "username": request.POST.get("username", "")},
@@ -94,10 +92,9 @@ def login_otp_view(request: HttpRequest) -> HttpResponse:
                 request.session.flush()
                 return render(request, "web/login.html", {"error": exc.message, "next": "/"}, status=400)
         else:
-            request.POST = request.POST.copy()
-            request.POST["next"] = request.session.pop("mz_pending_next", "/")
+            nxt = request.session.pop("mz_pending_next", "/")
             del request.session[PENDING]
-            return _finish_login(request, staff)
+            return _finish_login(request, staff, nxt)
     return render(request, "web/login_otp.html", {"staff": staff, "error": error}, status=400 if error else 200)
 
 
@@ -139,7 +136,7 @@ def _base32(key: bytes) -> str:
 @login_only
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    account_services.logout_record(staff=request.user)
+    account_services.logout_record(staff=request.user)  # type: ignore[arg-type]
     auth.logout(request)  # deletes the server-side session: the old cookie is worthless
     return redirect("web:login")
 

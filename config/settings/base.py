@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "minzheng.divisions",
     "minzheng.accounts",
     "minzheng.people",
+    "minzheng.ledger",
+    "minzheng.rules",
+    "minzheng.safety",
     "minzheng.web",
     "minzheng.synth",
 ]

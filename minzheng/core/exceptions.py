@@ -54,6 +54,13 @@ class PermissionDenied(ApplicationError):
         super().__init__(message, **kw)
 
 
+class ApprovalRequired(ApplicationError):
+    """The action needs a second person's recorded approval first (minors' records, bulk export)."""
+
+    status_code = 403
+    code = "approval_required"
+
+
 class Conflict(ApplicationError):
     status_code = 409
     code = "conflict"

@@ -52,3 +52,9 @@ class PersonStatus(LabelledEnum):
     ACTIVE = "active", "在册"
     DECEASED = "deceased", "已故"
     MOVED_OUT = "moved_out", "已迁出"
+
+
+class GrantStatus(LabelledEnum):
+    PENDING = "pending", "待审批"
+    APPROVED = "approved", "已批准"
+    REJECTED = "rejected", "已驳回"

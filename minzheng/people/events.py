@@ -21,3 +21,17 @@ class PersonMovedOut(Event):
     person_uid: str
     moved_on: date
     destination: str
+
+
+@dataclass(frozen=True)
+class CareSignalRaised(Event):
+    """Some domain noticed a person may need a welfare check (a regular diner stopped coming,
+    visits were missed, an unusual quiet day at home). Domains cannot import each other, so the
+    signal travels through this spine event; safety and caseworker domains subscribe."""
+
+    person_id: int
+    person_uid: str
+    source: str  # the publishing domain, e.g. "meals"
+    kind: str  # e.g. "diner_absent", "visit_missed"
+    reason: str  # Chinese, shown to staff
+    severity: str = "low"

@@ -9,6 +9,7 @@ from minzheng.core.models import BaseModel
 from minzheng.people.enums import (
     DisabilityCategory,
     Gender,
+    GrantStatus,
     HealthFlag,
     LivingArrangement,
     PersonStatus,
@@ -109,3 +110,24 @@ class PersonPhone(models.Model):
     class Meta:
         verbose_name = "联系电话"
         constraints = [models.UniqueConstraint(fields=["person", "bidx"], name="people_phone_once_per_person")]
+
+
+class MinorAccessGrant(BaseModel):
+    """Approval to open a minor's record (未成年人网络保护条例; security AC-4, A16).
+
+    Staff refer to accounts by id and name only: people and accounts are sibling apps.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="minor_grants")
+    requested_by_id = models.BigIntegerField("申请人ID")
+    requested_by_name = models.CharField("申请人", max_length=150)
+    reason = models.CharField("申请理由", max_length=200)
+    status = models.CharField("状态", max_length=16, choices=GrantStatus.as_choices(), default=GrantStatus.PENDING)
+    decided_by_id = models.BigIntegerField("审批人ID", null=True, blank=True)
+    decided_by_name = models.CharField("审批人", max_length=150, blank=True)
+    decided_at = models.DateTimeField("审批时间", null=True, blank=True)
+    expires_at = models.DateTimeField("有效期至", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "未成年人档案查阅审批"
+        indexes = [models.Index(fields=["requested_by_id", "person"], name="people_minor_grant_idx")]

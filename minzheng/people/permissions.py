@@ -16,6 +16,7 @@ class PeoplePerm(StrEnum):
     REVEAL_IDENTIFIER = "people.reveal_identifier"  # see a full ID or phone number (audited)
     EXPORT_PERSON = "people.export_person"
     RECORD_LIFE_EVENT = "people.record_life_event"  # death, moving out
+    APPROVE_MINOR_ACCESS = "people.approve_minor_access"  # open a minor's record (AC-4)
 
 
 # 三员 (system, security, audit admins) hold none of these: they see no person records (AC-3).
@@ -25,4 +26,5 @@ GRANTS: dict[PeoplePerm, set[Grantee]] = {
     PeoplePerm.REVEAL_IDENTIFIER: {Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.COMMUNITY_WORKER, Role.CASEWORKER},
     PeoplePerm.EXPORT_PERSON: {Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.COMMUNITY_WORKER},
     PeoplePerm.RECORD_LIFE_EVENT: {Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF, Role.COMMUNITY_WORKER},
+    PeoplePerm.APPROVE_MINOR_ACCESS: {Role.DISTRICT_ADMIN, Role.TOWNSHIP_STAFF},
 }

@@ -12,13 +12,15 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from minzheng.core import crypto, identifiers
 from minzheng.core.access import Actor
-from minzheng.core.exceptions import NotFound, PermissionDenied
+from minzheng.core.exceptions import ApprovalRequired, NotFound, PermissionDenied
+from minzheng.core.services import audit_record
 from minzheng.people.domain import SearchQuery, classify_search
-from minzheng.people.enums import PersonStatus
-from minzheng.people.models import Household, Person, PersonPhone
+from minzheng.people.enums import GrantStatus, PersonStatus
+from minzheng.people.models import Household, MinorAccessGrant, Person, PersonPhone
 from minzheng.people.permissions import PeoplePerm
 
 SEARCH_LIMIT = 50
@@ -101,8 +103,10 @@ def person_search(*, actor: Actor, query: str, limit: int = SEARCH_LIMIT) -> tup
 
 
 def person_get(*, actor: Actor, uid: Any) -> Person:
+    """One person in the actor's area. A minor's record opens only with a live approval (AC-4),
+    and each such opening is audited."""
     try:
-        return (
+        person = (
             person_scope(actor=actor)
             .select_related("division", "hukou_division", "household")
             .prefetch_related(Prefetch("phones", queryset=PersonPhone.objects.order_by("id")))
@@ -110,6 +114,41 @@ def person_get(*, actor: Actor, uid: Any) -> Person:
         )
     except (Person.DoesNotExist, ValueError, TypeError, DjangoValidationError):
         raise NotFound() from None
+    if person.is_minor:
+        grant = minor_grant_active(actor=actor, person=person)
+        if grant is None:
+            raise ApprovalRequired(
+                "查阅未成年人档案须经审批", code="minor_approval_required", extra={"person": str(person.uid)}
+            )
+        audit_record(actor=actor, event_type="person.open_minor", object_type="person", object_id=person.uid,
+                     extra={"grant": grant.pk})
+    return person
+
+
+def minor_grant_active(*, actor: Actor, person: Person) -> MinorAccessGrant | None:
+    return (
+        MinorAccessGrant.objects.filter(
+            person=person, requested_by_id=actor.pk, status=GrantStatus.APPROVED, expires_at__gt=timezone.now()
+        )
+        .order_by("-expires_at")
+        .first()
+    )
+
+
+def minor_grant_pending(*, actor: Actor, person: Person) -> MinorAccessGrant | None:
+    return MinorAccessGrant.objects.filter(person=person, requested_by_id=actor.pk, status=GrantStatus.PENDING).first()
+
+
+def minor_grant_queue(*, actor: Actor) -> QuerySet[MinorAccessGrant]:
+    """Requests an approver may decide: pending, in the approver's area, not their own."""
+    if not actor.has_permission(PeoplePerm.APPROVE_MINOR_ACCESS):
+        raise PermissionDenied()
+    return (
+        MinorAccessGrant.objects.select_related("person", "person__division")
+        .filter(status=GrantStatus.PENDING, person__area_path__startswith=actor.scope_path)
+        .exclude(requested_by_id=actor.pk)
+        .order_by("created_at")
+    )
 
 
 def household_get(*, actor: Actor, uid: Any) -> Household:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,11 +21,17 @@ from minzheng.core.services import audit_record
 from minzheng.divisions.enums import Level
 from minzheng.divisions.models import Division
 from minzheng.people import domain
-from minzheng.people.enums import PersonStatus, Relation
+from minzheng.people.enums import GrantStatus, PersonStatus, Relation
 from minzheng.people.events import PersonDied, PersonMovedOut
-from minzheng.people.models import Household, Person, PersonPhone
+from minzheng.people.models import Household, MinorAccessGrant, Person, PersonPhone
 from minzheng.people.permissions import PeoplePerm
-from minzheng.people.selectors import PersonFilters, person_list
+from minzheng.people.selectors import (
+    PersonFilters,
+    minor_grant_pending,
+    minor_grant_queue,
+    person_list,
+    person_scope,
+)
 
 REVEALABLE = {"id_number": "身份证号", "phone": "联系电话", "address": "居住地址"}
 
@@ -312,3 +319,54 @@ def person_export(*, actor: Actor, filters: PersonFilters | None = None, query: 
     audit_record(actor=actor, event_type="person.export", object_type="person", result="success",
                  extra={"rows": rows, "query": query[:40], "filters": {k: str(v) for k, v in vars(filters or PersonFilters()).items() if v}})
     return buf.getvalue(), rows
+
+
+MINOR_GRANT_DAYS = 7
+
+
+def minor_access_request(*, actor: Actor, person_uid: Any, reason: str) -> MinorAccessGrant:
+    """Ask to open a minor's record; a second person (街道 or 区) decides."""
+    _require(actor, PeoplePerm.VIEW_PERSON)
+    person = person_scope(actor=actor).filter(uid=person_uid).first() if _is_uuid(person_uid) else None
+    if person is None:
+        raise NotFound()
+    reason = (reason or "").strip()
+    if len(reason) < 4:
+        raise ValidationFailed({"reason": "请说明查阅理由(至少4个字)"}, code="reason_required")
+    existing = minor_grant_pending(actor=actor, person=person)
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        grant = MinorAccessGrant.objects.create(
+            person=person, requested_by_id=actor.pk, requested_by_name=getattr(actor, "username", ""),
+            reason=reason[:200],
+        )
+        audit_record(actor=actor, event_type="minor_access.request", object_type="person", object_id=person.uid,
+                     reason=reason[:200], extra={"grant": grant.pk})
+    return grant
+
+
+def minor_access_decide(*, actor: Actor, grant_id: int, approve: bool) -> MinorAccessGrant:
+    """Approve (for MINOR_GRANT_DAYS) or reject a request. Nobody approves their own request."""
+    _require(actor, PeoplePerm.APPROVE_MINOR_ACCESS)
+    with transaction.atomic():
+        grant = minor_grant_queue(actor=actor).select_for_update(of=("self",)).filter(pk=grant_id).first()
+        if grant is None:
+            raise NotFound("审批申请不存在、已处理,或不在您的管辖范围内")
+        now = timezone.now()
+        grant.status = GrantStatus.APPROVED if approve else GrantStatus.REJECTED
+        grant.decided_by_id, grant.decided_by_name, grant.decided_at = actor.pk, getattr(actor, "username", ""), now
+        grant.expires_at = now + timedelta(days=MINOR_GRANT_DAYS) if approve else None
+        grant.save(update_fields=["status", "decided_by_id", "decided_by_name", "decided_at", "expires_at", "updated_at"])
+        audit_record(actor=actor, event_type="minor_access.approve" if approve else "minor_access.reject",
+                     object_type="person", object_id=grant.person.uid,
+                     extra={"grant": grant.pk, "requested_by": grant.requested_by_name})
+    return grant
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

@@ -29,6 +29,7 @@ _entries: list[Entry] = [
     Entry("工作台", "首页", "web:home", ""),
     Entry("一人一档", "人员查询", "web:person-list", PeoplePerm.VIEW_PERSON),
     Entry("一人一档", "新增人员", "web:person-create", PeoplePerm.CHANGE_PERSON),
+    Entry("一人一档", "未成年人查阅审批", "web:minor-access-queue", PeoplePerm.APPROVE_MINOR_ACCESS),
     Entry("系统", "工作人员", "web:staff-list", AccountPerm.VIEW_ACCOUNTS),
     Entry("系统", "审计日志", "web:audit-log", CorePerm.VIEW_AUDIT),
     Entry("系统", "修改密码", "web:password-change", ""),

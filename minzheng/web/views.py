@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from minzheng.core.access import Role, login_only, public, requires
-from minzheng.core.exceptions import ApplicationError, ValidationFailed
+from minzheng.core.exceptions import ApplicationError, ApprovalRequired, ValidationFailed
 from minzheng.core.permissions import CorePerm
 from minzheng.core.services import audit_search
 from minzheng.divisions.enums import Level
@@ -32,6 +32,8 @@ from minzheng.people.selectors import (
     PersonFilters,
     household_get,
     household_members,
+    minor_grant_pending,
+    minor_grant_queue,
     person_count,
     person_get,
     person_list,
@@ -147,7 +149,10 @@ def person_export_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def person_detail_view(request: HttpRequest, uid: str) -> HttpResponse:
     actor = _actor(request)
-    person = person_get(actor=actor, uid=uid)
+    try:
+        person = person_get(actor=actor, uid=uid)
+    except ApprovalRequired:
+        return _minor_gate(request, uid)
     panels = []
     for panel in panels_for(actor):
         data = panel.context(actor, person)
@@ -163,6 +168,47 @@ def person_detail_view(request: HttpRequest, uid: str) -> HttpResponse:
         "flash": request.session.pop("mz_flash", ""),
         "today": timezone.localdate().isoformat(),
     })
+
+
+def _minor_gate(request: HttpRequest, uid: str, error: str = "") -> HttpResponse:
+    """A minor's record: the masked list entry is visible, the file needs an approval (AC-4)."""
+    actor = _actor(request)
+    person = person_list(actor=actor, filters=PersonFilters(status="")).get(uid=uid)
+    return render(request, "web/people/minor_gate.html", {
+        "person": person,
+        "pending": minor_grant_pending(actor=actor, person=person),
+        "error": error,
+        "flash": request.session.pop("mz_flash", ""),
+    }, status=403)
+
+
+@requires(PeoplePerm.VIEW_PERSON)
+@require_POST
+def minor_access_request_view(request: HttpRequest, uid: str) -> HttpResponse:
+    try:
+        people_services.minor_access_request(actor=_actor(request), person_uid=uid, reason=request.POST.get("reason", ""))
+    except ValidationFailed as exc:
+        return _minor_gate(request, uid, error=exc.message)
+    request.session["mz_flash"] = "申请已提交,请等待街道或区级审批"
+    return redirect("web:person-detail", uid=uid)
+
+
+@requires(PeoplePerm.APPROVE_MINOR_ACCESS)
+@require_GET
+def minor_access_queue_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/people/minor_queue.html", {
+        "grants": minor_grant_queue(actor=_actor(request)),
+        "flash": request.session.pop("mz_flash", ""),
+    })
+
+
+@requires(PeoplePerm.APPROVE_MINOR_ACCESS)
+@require_POST
+def minor_access_decide_view(request: HttpRequest, grant_id: int) -> HttpResponse:
+    approve = request.POST.get("decision") == "approve"
+    people_services.minor_access_decide(actor=_actor(request), grant_id=grant_id, approve=approve)
+    request.session["mz_flash"] = "已批准,有效期7天" if approve else "已驳回"
+    return redirect("web:minor-access-queue")
 
 
 @requires(PeoplePerm.REVEAL_IDENTIFIER)
@@ -235,6 +281,8 @@ def person_edit_view(request: HttpRequest, uid: str) -> HttpResponse:
         data.pop("id_number")
         if not data["address"]:
             data.pop("address")  # blank keeps the sealed address; the form never shows it in full
+        if not data["phones"]:
+            data.pop("phones")  # likewise the phones: the form says 留空则不修改
         try:
             people_services.person_update(actor=actor, person=person, data=data)
         except ValidationFailed as exc:

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "minzheng.ledger",
     "minzheng.rules",
     "minzheng.safety",
+    "minzheng.meals",
     "minzheng.web",
     "minzheng.synth",
 ]

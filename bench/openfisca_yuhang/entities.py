@@ -1,0 +1,19 @@
+"""Entities: a person, and the household (家庭) the means tests apply to."""
+
+from openfisca_core.entities import build_entity
+
+Person = build_entity(
+    key="person",
+    plural="persons",
+    label="人员",
+    is_person=True,
+)
+
+Household = build_entity(
+    key="household",
+    plural="households",
+    label="家庭",
+    roles=[{"key": "member", "plural": "members", "label": "成员"}],
+)
+
+ENTITIES = [Person, Household]

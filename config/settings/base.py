@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "minzheng.rules",
     "minzheng.safety",
     "minzheng.meals",
+    "minzheng.assistance",
     "minzheng.web",
     "minzheng.synth",
 ]

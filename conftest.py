@@ -77,6 +77,7 @@ def make_person(db: Any) -> Callable[..., Any]:
         username = "fixture"
         role_codes = ("district_admin",)
         division_id = DISTRICT
+        is_machine = False
 
         def has_permission(self, perm: str) -> bool:
             return True

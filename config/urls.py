@@ -1,5 +1,8 @@
 from django.urls import include, path
 
+from minzheng.web.api import api_urls
+
 urlpatterns = [
+    path("api/v1/", api_urls()),  # django-ninja; each callback marked api_delegated (web.api)
     path("", include("minzheng.web.urls")),
 ]

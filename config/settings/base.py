@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "ninja",
     "minzheng.core",
     "minzheng.divisions",
     "minzheng.accounts",
@@ -126,6 +127,9 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Only the test settings allow `flush` to empty the append-only tables (core flush command).
+MINZHENG_ALLOW_FLUSH = False
 
 MINZHENG = {
     "IDLE_TIMEOUT": timedelta(minutes=30),

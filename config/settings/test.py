@@ -12,3 +12,4 @@ MINZHENG_KEYS.update(
 )
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+MINZHENG_ALLOW_FLUSH = True  # transactional tests flush between tests

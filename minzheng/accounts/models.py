@@ -56,6 +56,8 @@ class Staff(AbstractBaseUser):
     def scope_path(self) -> str:
         return self.division.path
 
+    is_machine = False
+
     @property
     def is_admin_role(self) -> bool:
         return bool(set(self.role_codes) & ADMIN_ROLES)
@@ -120,6 +122,8 @@ class ApiKey(BaseModel):
         return f"{self.name}({self.prefix})"
 
     # The Actor protocol, so selectors scope a machine like a member of staff.
+    is_machine = True
+
     @property
     def username(self) -> str:
         return f"apikey:{self.prefix}"

@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -85,9 +86,11 @@ def login_password(*, username: str, password: str) -> Staff:
 def _record_failure(*, staff: Staff | None, username: str, reason: str) -> None:
     cfg = policy()
     ip = context.current().ip
+    # What was typed may be a phone or ID number by mistake: keep it only if it can be a username.
+    kept = username if USERNAME_RE.match(username) else ""
     with transaction.atomic():
-        LoginFailure.objects.create(username=username, ip=ip)
-        audit_record(actor=None, username=username, event_type="login.failure", result="failure", reason=reason)
+        LoginFailure.objects.create(username=kept, ip=ip)
+        audit_record(actor=None, username=kept, event_type="login.failure", result="failure", reason=reason)
         if staff is None:
             return
         since = timezone.now() - cfg.lockout_window
@@ -215,7 +218,8 @@ def staff_create(
         raise ValidationFailed(errors, code="bad_staff")
     division = division_get(code=division_code)
     sealed, masked = _seal_phone(name, phone)
-    _check_password(password, username=name, phone=phone)
+    # The policy compares the number as stored, not as typed ("+86 138 …" hides nothing)
+    _check_password(password, username=name, phone=identifiers.normalise_phone(phone) if phone else "")
     with transaction.atomic():
         staff = Staff(
             username=name, full_name=full_name.strip(), division=division,
@@ -233,8 +237,14 @@ def staff_create(
 
 
 def staff_set_roles(*, actor: Actor | None, staff: Staff, roles: Iterable[str]) -> Staff:
-    """Replace a member's roles (安全管理员). Nobody changes their own roles (AC-3)."""
-    _require(actor, AccountPerm.MANAGE_ROLES)
+    """Replace a member's roles (安全管理员). Nobody changes their own roles (AC-3).
+
+    Every refused attempt leaves a "denied" audit row (security A6: a 系统管理员 granting itself
+    the 安全管理员 role must be on record, not just refused)."""
+    if actor is not None and not actor.has_permission(AccountPerm.MANAGE_ROLES):
+        audit_record(actor=actor, event_type="staff.roles_change", result="denied", object_type="staff",
+                     object_id=staff.pk, reason="无角色管理权限")
+        raise PermissionDenied()
     new = sorted({str(r) for r in roles})
     if actor is not None and actor.pk == staff.pk:
         audit_record(actor=actor, event_type="staff.roles_change", result="denied", object_type="staff",
@@ -286,7 +296,9 @@ def staff_disable_dormant(*, days: int = 90) -> int:
     """Disable accounts unused for ``days`` (AC-6); run daily."""
     cutoff = timezone.now() - timedelta(days=days)
     n = 0
-    for staff in Staff.objects.filter(is_active=True, last_login__lt=cutoff):
+    # An account never signed in to counts from its creation (AC-6: no login for 90 days).
+    unused = Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff)
+    for staff in Staff.objects.filter(unused, is_active=True):
         staff_disable(actor=None, staff=staff, reason=f"{days}天未登录,自动停用")
         n += 1
     return n

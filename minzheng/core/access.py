@@ -72,6 +72,9 @@ class Actor(Protocol):
     @property
     def scope_path(self) -> str: ...
 
+    @property
+    def is_machine(self) -> bool: ...
+
     def has_permission(self, perm: str) -> bool: ...
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Callable
 
@@ -10,12 +11,18 @@ from minzheng.core import context
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or the first X-Forwarded-For hop when we sit behind a trusted proxy."""
+    """REMOTE_ADDR, or the first X-Forwarded-For hop when we sit behind a trusted proxy.
+
+    None when the value is not an IP address (a forged header must not fail an insert later)."""
+    raw = request.META.get("REMOTE_ADDR") or ""
     if getattr(settings, "MINZHENG_TRUST_X_FORWARDED_FOR", False):
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR") or None
+            raw = forwarded.split(",")[0].strip()
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
 
 
 class RequestContextMiddleware:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import date
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from minzheng.core import context
 from minzheng.core.access import Actor
@@ -18,7 +20,7 @@ from minzheng.core.models import AuditChainHead, AuditEvent
 from minzheng.core.permissions import CorePerm
 
 _FULL_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-_FULL_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_FULL_PHONE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?1[3-9]\d{9}(?!\d)")
 
 
 def _redact(value: Any) -> Any:
@@ -26,10 +28,20 @@ def _redact(value: Any) -> Any:
     if isinstance(value, str):
         return _FULL_PHONE.sub("[已屏蔽]", _FULL_ID.sub("[已屏蔽]", value))
     if isinstance(value, dict):
-        return {k: _redact(v) for k, v in value.items()}
+        return {_redact(k): _redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact(v) for v in value]
     return value
+
+
+def _clean_ip(ip: str | None) -> str | None:
+    """The address exactly as the database will give it back (the chain MAC covers it), or None
+    when it is no address at all: X-Forwarded-For holds whatever the client sent."""
+    try:
+        addr = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return None
+    return clean_ipv6_address(str(addr)) if addr.version == 6 else str(addr)
 
 
 def _db_now() -> Any:
@@ -58,20 +70,20 @@ def audit_record(
     """
     ctx = context.current()
     with transaction.atomic():
-        head = AuditChainHead.objects.select_for_update().get(pk=1)
+        head = AuditChainHead.objects.select_for_update().get_or_create(pk=1)[0]
         event = AuditEvent(
             id=head.last_event_id + 1,
             at=_db_now(),
             actor_id=getattr(actor, "pk", None),
-            actor_username=(getattr(actor, "username", "") or username)[:150],
+            actor_username=_redact(getattr(actor, "username", "") or username)[:150],
             actor_roles=",".join(sorted(getattr(actor, "role_codes", ()) or ()))[:200],
             actor_division=(getattr(actor, "division_id", "") or "")[:12],
-            ip=ctx.ip,
+            ip=_clean_ip(ctx.ip),
             request_id=ctx.request_id,
             channel=ctx.channel,
             event_type=event_type,
             object_type=object_type,
-            object_id=str(object_id)[:64],
+            object_id=_redact(str(object_id))[:64],
             result=result,
             reason=_redact(reason)[:500],
             extra=_redact(extra or {}),

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from minzheng.core.access import requires
-from minzheng.core.exceptions import NotFound, ValidationFailed
+from minzheng.core.exceptions import NotFound
 from minzheng.divisions.enums import Level
 from minzheng.divisions.permissions import DivisionPerm
 from minzheng.divisions.selectors import division_get, division_list
@@ -75,11 +75,12 @@ def _out(d: Any) -> dict[str, Any]:
 
 
 def known_division(code: str, *, field: str) -> Any:
-    """The division a filter names; an unknown code is bad input naming ``field`` (400)."""
+    """The division a filter names. An unknown code answers 404 ``unknown_division`` like
+    ``/divisions/{code}`` does, naming the parameter in ``extra["fields"]``."""
     try:
         return division_get(code=code)
-    except NotFound:
-        raise ValidationFailed({field: "区划不存在"}, code="unknown_division") from None
+    except NotFound as exc:
+        raise NotFound(exc.message, code=exc.code, extra={"fields": {field: exc.message}}) from None
 
 
 @router.get("", response=DivisionList, summary="区划列表", url_name="division_list")

@@ -39,6 +39,10 @@ def division_load(*, rows: Iterable[dict[str, Any]], actor: Any = None) -> int:
             parent = known.get(row["parent_code"].strip())
             if level != Level.DISTRICT and parent is None:
                 raise ValidationFailed({"parent_code": f"第{line}行:上级区划不存在"}, code="unknown_parent")
+            # A village under a village would break every scope rule that reads the path by depth.
+            parent_depth = _DEPTH.get(Level(parent.level), -1) if parent is not None else -1
+            if level != Level.DISTRICT and _DEPTH[Level(level)] != parent_depth + 1:
+                raise ValidationFailed({"parent_code": f"第{line}行:上级区划的层级不对"}, code="bad_parent_level")
             path = (parent.path if parent and level != Level.DISTRICT else "") + code + "/"
             division, _ = Division.objects.update_or_create(
                 code=code,

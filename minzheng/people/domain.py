@@ -160,7 +160,12 @@ def clean_person(data: Mapping[str, Any], *, today: date, partial: bool = False)
                 errors["disability_grade"] = "残疾等级应为1–4级"
     if out.get("disability_category") and not out.get("disability_grade") and "disability_grade" not in errors:
         errors["disability_grade"] = "请填写残疾等级"
-    if out.get("disability_grade") and not out.get("disability_category") and present("disability_category"):
+    if (
+        out.get("disability_grade")
+        and not out.get("disability_category")
+        and present("disability_category")
+        and "disability_category" not in errors  # keep "取值无效" for an unknown category
+    ):
         errors["disability_category"] = "请选择残疾类别"
     if present("health_flags"):
         flags = data.get("health_flags") or []

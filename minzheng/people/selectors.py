@@ -125,10 +125,18 @@ def person_get(*, actor: Actor, uid: Any) -> Person:
     return person
 
 
+def _requester(actor: Actor) -> dict[str, Any]:
+    # Staff and machine keys number their ids separately: match on both id and username.
+    return {"requested_by_id": actor.pk, "requested_by_name": getattr(actor, "username", "")}
+
+
 def minor_grant_active(*, actor: Actor, person: Person) -> MinorAccessGrant | None:
+    """A live approval of this actor's own request. Machines never open a minor's record."""
+    if actor.is_machine:
+        return None
     return (
         MinorAccessGrant.objects.filter(
-            person=person, requested_by_id=actor.pk, status=GrantStatus.APPROVED, expires_at__gt=timezone.now()
+            person=person, status=GrantStatus.APPROVED, expires_at__gt=timezone.now(), **_requester(actor)
         )
         .order_by("-expires_at")
         .first()
@@ -136,7 +144,7 @@ def minor_grant_active(*, actor: Actor, person: Person) -> MinorAccessGrant | No
 
 
 def minor_grant_pending(*, actor: Actor, person: Person) -> MinorAccessGrant | None:
-    return MinorAccessGrant.objects.filter(person=person, requested_by_id=actor.pk, status=GrantStatus.PENDING).first()
+    return MinorAccessGrant.objects.filter(person=person, status=GrantStatus.PENDING, **_requester(actor)).first()
 
 
 def minor_grant_queue(*, actor: Actor) -> QuerySet[MinorAccessGrant]:
@@ -146,7 +154,7 @@ def minor_grant_queue(*, actor: Actor) -> QuerySet[MinorAccessGrant]:
     return (
         MinorAccessGrant.objects.select_related("person", "person__division")
         .filter(status=GrantStatus.PENDING, person__area_path__startswith=actor.scope_path)
-        .exclude(requested_by_id=actor.pk)
+        .exclude(**_requester(actor))
         .order_by("created_at")
     )
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from minzheng.core import crypto
 from minzheng.core.access import Actor
 from minzheng.core.events import publish
-from minzheng.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
+from minzheng.core.exceptions import ApprovalRequired, Conflict, NotFound, PermissionDenied, ValidationFailed
 from minzheng.core.identifiers import mask_id_number, mask_phone
 from minzheng.core.policy import policy
 from minzheng.core.services import audit_record
@@ -27,6 +27,7 @@ from minzheng.people.models import Household, MinorAccessGrant, Person, PersonPh
 from minzheng.people.permissions import PeoplePerm
 from minzheng.people.selectors import (
     PersonFilters,
+    minor_grant_active,
     minor_grant_pending,
     minor_grant_queue,
     person_list,
@@ -185,6 +186,8 @@ def person_reveal(*, actor: Actor, person: Person, field: str, reason: str) -> s
         raise NotFound()
     if field not in REVEALABLE:
         raise ValidationFailed({"field": "不支持查看该字段"}, code="bad_field")
+    if person.is_minor and minor_grant_active(actor=actor, person=person) is None:
+        raise ApprovalRequired("查阅未成年人档案须经审批", code="minor_approval_required")
     reason = (reason or "").strip()
     if len(reason) < 2:
         raise ValidationFailed({"reason": "请填写查看原因"}, code="reason_required")
@@ -327,6 +330,8 @@ MINOR_GRANT_DAYS = 7
 def minor_access_request(*, actor: Actor, person_uid: Any, reason: str) -> MinorAccessGrant:
     """Ask to open a minor's record; a second person (街道 or 区) decides."""
     _require(actor, PeoplePerm.VIEW_PERSON)
+    if actor.is_machine:
+        raise PermissionDenied("接口密钥不能申请查阅未成年人档案")
     person = person_scope(actor=actor).filter(uid=person_uid).first() if _is_uuid(person_uid) else None
     if person is None:
         raise NotFound()

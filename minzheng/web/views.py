@@ -13,11 +13,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from minzheng.core.access import Role, login_only, public, requires
 from minzheng.core.exceptions import ApplicationError, ApprovalRequired, ValidationFailed
+from minzheng.core.identifiers import mask_id_number, normalise_id_number
 from minzheng.core.permissions import CorePerm
 from minzheng.core.services import audit_search
 from minzheng.divisions.enums import Level
 from minzheng.divisions.selectors import division_list
 from minzheng.people import services as people_services
+from minzheng.people.domain import classify_search
 from minzheng.people.enums import (
     DisabilityCategory,
     HealthFlag,
@@ -109,23 +111,28 @@ def person_list_view(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     qs = person_list(actor=actor, filters=filters, query=query)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    # A full ID number is searched, never shown back: the page names it masked (security A10).
+    id_search = classify_search(query).mode == "id_number"
     context = {
         "page": page,
-        "query": query,
+        "query": mask_id_number(normalise_id_number(query)) if id_search else query,
+        "id_search": id_search,
         "filters": filters,
         "params": request.GET,
         "divisions": division_list(within=actor.scope_path).exclude(level=Level.DISTRICT),
         "living_choices": LivingArrangement.as_choices(),
         "status_choices": PersonStatus.as_choices(),
-        "querystring": _querystring(request, drop="page"),
+        "querystring": _querystring(request, drop="page", secret="q" if id_search else ""),
     }
     template = "web/people/_results.html" if request.headers.get("HX-Request") else "web/people/list.html"
     return render(request, template, context)
 
 
-def _querystring(request: HttpRequest, drop: str) -> str:
+def _querystring(request: HttpRequest, drop: str, secret: str = "") -> str:
     params = request.GET.copy()
     params.pop(drop, None)
+    if secret:
+        params.pop(secret, None)
     return params.urlencode()
 
 

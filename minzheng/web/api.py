@@ -45,8 +45,10 @@ from minzheng.accounts.services import api_key_touch, password_expired
 from minzheng.core.access import declared_permissions, requires
 from minzheng.core.exceptions import ApplicationError, NotFound, PermissionDenied
 from minzheng.divisions.api import router as divisions_router
+from minzheng.meals.api import router as meals_router
 from minzheng.people.api import households_router
 from minzheng.people.api import router as people_router
+from minzheng.safety.api import router as safety_router
 
 NOT_AUTHENTICATED = "请先登录,或在请求头 X-API-Key 中提供有效的接口密钥"
 _KEY_RE = re.compile(r"^[A-Za-z0-9]{1,16}\.[A-Za-z0-9_-]{1,128}$")
@@ -256,6 +258,8 @@ api.default_router.add_decorator(enforce_permissions)  # inherited by every rout
 api.add_router("/divisions", divisions_router)
 api.add_router("/people", people_router)
 api.add_router("/households", households_router)
+api.add_router("/meals", meals_router)
+api.add_router("/safety", safety_router)
 
 
 class ApiError(Schema):

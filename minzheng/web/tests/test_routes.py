@@ -536,7 +536,7 @@ def test_post_without_csrf_token_is_refused(world: World, route: Route) -> None:
     before = state()
     response = client.post(world.url(route), post_data(route))
     assert response.status_code == 403
-    assert "CSRF" in response.content.decode()
+    assert "CSRF验证失败" in response.content.decode()
     assert state() == before
 
 

@@ -1,0 +1,272 @@
+"""Checkout throughput of the real HTTP API (gunicorn, several sync workers, PostgreSQL), with
+pgbench's tpcb-like TPS at the same client count in the same run as the anchor.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/minzheng_meals_bench \\
+      .venv/bin/python bench/meals_checkout.py --clients 16 --workers 4 --seconds 20 --rounds 3
+
+Needs a seeded database (bench/meals_seed.py). Each round:
+
+1. pgbench -i (scale = clients) into a scratch database, then ``pgbench -b tpcb-like -c C -j 2 -T S``;
+2. gunicorn serving the project (the meals router mounted at /api/v1/meals/), C client processes,
+   each a checkout terminal at its own bench point with keep-alive HTTP, POSTing
+   ``/api/v1/meals/checkout`` for fresh diners (X-API-Key, an idempotency key per request). 10 %
+   of the diners are sent to two terminals at once, so the one-subsidised-meal rule is exercised
+   under load; afterwards the database must hold zero double subsidies;
+3. one JSON line: TPS, p50/p99, errors, the double-subsidy count and the ratio to pgbench.
+
+The goal (issue 5): ≥ 25 % of pgbench's TPS at 16 clients with p99 < 100 ms, zero double subsidies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PORT = 8765
+PGBENCH_DB = "meals_pgbench"
+
+
+def django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    import django
+
+    django.setup()
+
+
+# --- fixtures in the bench database -------------------------------------------------------------------
+
+
+def prepare(clients: int, per_client: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Bench points BN01.. with all-day lunch windows and a terminal key each; fresh diners' cards."""
+    from datetime import time as dtime
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from minzheng.accounts.models import ApiKey
+    from minzheng.accounts.services import api_key_create
+    from minzheng.meals.enums import DinerStatus, MealStatus, Tender
+    from minzheng.meals.models import Diner, MealPoint, MealService, MealSlot, PointTerminal
+    from minzheng.meals.services import books
+
+    division = MealPoint.objects.filter(code__startswith="YH").order_by("code").first()
+    if division is None:
+        raise SystemExit("seed the bench database first (bench/meals_seed.py)")
+    terminals = []
+    with transaction.atomic():
+        for i in range(clients):
+            code = f"BN{i + 1:02d}"
+            point, created = MealPoint.objects.get_or_create(code=code, defaults={
+                "name": f"压测助餐点{i + 1:02d}", "point_type": "elder_canteen", "division_id": division.division_id,
+                "area_path": division.area_path, "region": "330110", "capacity": 500})
+            if created:
+                MealSlot.objects.create(point=point, slot="lunch", starts=dtime(0, 0), ends=dtime(23, 59, 59, 999999),
+                                        price_fen=1500)
+            books.ensure([books.payable(code), books.benefit("330110", code), *(books.selfpay(code, t) for t in Tender)],
+                         division_code=division.division_id, point_name=point.name, owner=("meal_point", code))
+            PointTerminal.objects.filter(point=point).delete()
+            ApiKey.objects.filter(name=f"{code} bench").update(revoked_at=timezone.now())
+            key, secret = api_key_create(actor=None, name=f"{code} bench", purpose="canteen_terminal",
+                                         division_code=division.division_id)
+            PointTerminal.objects.create(point=point, api_key=key, label="bench")
+            terminals.append({"code": code, "secret": secret})
+    today = timezone.localdate()
+    eaten = set(MealService.objects.filter(service_date=today, status=MealStatus.SERVED).values_list("diner_id", flat=True))
+    wanted = clients * per_client
+    ids = [d for d in Diner.objects.filter(status=DinerStatus.ACTIVE, person__isnull=False, person__status="active")
+           .order_by("?").values_list("id", flat=True)[: wanted + len(eaten) + 100] if d not in eaten][:wanted]
+    if len(ids) < wanted:
+        raise SystemExit(f"only {len(ids)} diners have not eaten today; lower --seconds or wait for tomorrow")
+    cards = [f"330110{d:010d}" for d in ids]
+    return terminals, cards
+
+
+# --- the load ---------------------------------------------------------------------------------------
+
+
+def client(args: tuple[dict[str, Any], list[str], float, float]) -> dict[str, Any]:
+    terminal, cards, start_at, stop_at = args
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    headers = {"X-API-Key": terminal["secret"], "Content-Type": "application/json", "Connection": "keep-alive"}
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    codes: dict[str, int] = {}
+    while time.time() < start_at:
+        time.sleep(0.001)
+    i = 0
+    while time.time() < stop_at and i < len(cards):
+        body = json.dumps({"point": terminal["code"], "credential": cards[i], "payment_method": "cash",
+                           "idempotency_key": uuid.uuid4().hex})
+        t = time.perf_counter()
+        try:
+            conn.request("POST", "/api/v1/meals/checkout", body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+            statuses[0] = statuses.get(0, 0) + 1
+            i += 1
+            continue
+        latencies.append(time.perf_counter() - t)
+        statuses[resp.status] = statuses.get(resp.status, 0) + 1
+        if resp.status >= 400:
+            code = json.loads(data or b"{}").get("code", "?")
+            codes[code] = codes.get(code, 0) + 1
+        i += 1
+    conn.close()
+    return {"latencies": latencies, "statuses": statuses, "codes": codes}
+
+
+def start_gunicorn(workers: int, db_url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "meals_bench_settings",
+           "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT}", "MINZHENG_LOG_LEVEL": "ERROR"}
+    settings_file = ROOT / "bench" / "meals_bench_settings.py"
+    settings_file.write_text(
+        "from config.settings.test import *  # noqa: F403\n"
+        "ROOT_URLCONF = 'minzheng.meals.tests.urls'  # config.urls + the meals router, until the lead mounts it\n"
+        "DEBUG = False\n")
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "-w", str(workers), "-b",
+         f"127.0.0.1:{PORT}", "--worker-class", "sync", "--keep-alive", "30", "--log-level", "warning",
+         "--backlog", "256"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(200):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("gunicorn did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
+
+
+def pgbench(clients: int, seconds: int) -> float:
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PGBENCH_DB], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", PGBENCH_DB], check=True)
+    subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", str(clients), PGBENCH_DB],
+                   check=True, capture_output=True)
+    out = subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-b", "tpcb-like", "-c", str(clients),
+                          "-j", "2", "-T", str(seconds), "-n", PGBENCH_DB], check=True, capture_output=True, text=True)
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out.stdout)
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PGBENCH_DB], check=False)
+    return float(match.group(1)) if match else 0.0
+
+
+def double_subsidies() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM (SELECT diner_id, service_date, slot FROM meals_mealservice "
+                    "WHERE subsidised AND status = 'served' GROUP BY 1, 2, 3 HAVING count(*) > 1) d")
+        return int(cur.fetchone()[0])
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def one_round(args: argparse.Namespace, db_url: str, rnd: int) -> dict[str, Any]:
+    anchor = pgbench(args.clients, args.seconds)
+    per_client = int(args.expect_rps * (args.seconds + args.warmup) / args.clients) + 50
+    terminals, cards = prepare(args.clients, per_client)
+    # 10 % of the diners go to two terminals at once (the neighbour's queue, same position)
+    queues = [cards[i * per_client:(i + 1) * per_client] for i in range(args.clients)]
+    for i in range(args.clients):
+        mate = queues[(i + 1) % args.clients]
+        for j in range(0, per_client, 10):
+            queues[i][j] = mate[j]
+    from django.db import connections
+
+    connections.close_all()
+    server = start_gunicorn(args.workers, db_url)
+    try:
+        start_at = time.time() + 1.0
+        warm_until = start_at + args.warmup
+        stop_at = warm_until + args.seconds
+        with multiprocessing.get_context("fork").Pool(args.clients) as pool:
+            results = pool.map(client, [(terminals[i], queues[i], start_at, stop_at) for i in range(args.clients)])
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    # latencies are per request; the warm-up share is dropped by time position
+    all_lat: list[float] = []
+    statuses: dict[int, int] = {}
+    codes: dict[str, int] = {}
+    for r in results:
+        lat = r["latencies"]
+        skip = int(len(lat) * args.warmup / (args.warmup + args.seconds))
+        all_lat.extend(lat[skip:])
+        for k, v in r["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + v
+        for k, v in r["codes"].items():
+            codes[k] = codes.get(k, 0) + v
+    ok = statuses.get(201, 0) + statuses.get(200, 0)
+    total = sum(statuses.values())
+    measured = len(all_lat)
+    tps = measured / args.seconds
+    doubles = double_subsidies()
+    return {
+        "bench": "meals_checkout", "round": rnd, "clients": args.clients, "workers": args.workers,
+        "seconds": args.seconds, "requests": total, "ok": ok, "errors": total - ok, "error_codes": codes,
+        "tps": round(tps, 1), "p50_ms": round(percentile(all_lat, 50) * 1000, 1),
+        "p99_ms": round(percentile(all_lat, 99) * 1000, 1), "pgbench_tps": round(anchor, 1),
+        "ratio": round(tps / anchor, 3) if anchor else None, "double_subsidies": doubles,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--expect-rps", type=int, default=700, help="sizes the diner queues")
+    args = parser.parse_args()
+    db_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/minzheng_meals_bench")
+    os.environ["DATABASE_URL"] = db_url
+    if not urlparse(db_url).scheme.startswith("postgres"):
+        raise SystemExit("PostgreSQL only")
+    django_setup()
+    rounds = []
+    for rnd in range(1, args.rounds + 1):
+        res = one_round(args, db_url, rnd)
+        rounds.append(res)
+        print(json.dumps(res, ensure_ascii=False), flush=True)
+    summary = {
+        "bench": "meals_checkout", "summary": "median", "clients": args.clients, "workers": args.workers,
+        "tps": statistics.median(r["tps"] for r in rounds),
+        "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
+        "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
+        "pgbench_tps": statistics.median(r["pgbench_tps"] for r in rounds),
+        "ratio": statistics.median(r["ratio"] or 0 for r in rounds),
+        "double_subsidies": max(r["double_subsidies"] for r in rounds),
+        "goal": "ratio >= 0.25 and p99_ms < 100 and double_subsidies == 0",
+    }
+    summary["goal_met"] = summary["ratio"] >= 0.25 and summary["p99_ms"] < 100 and summary["double_subsidies"] == 0
+    print(json.dumps(summary, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()

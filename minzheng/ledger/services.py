@@ -1,0 +1,414 @@
+"""Writes of the ledger. Each is keyword-only, runs in one transaction and writes an audit row.
+
+The API domains code against:
+
+    account_open(*, actor, code, name, kind, division_code, owner_type="", owner_ref="",
+                 allow_negative=False) -> Account
+    account_update(*, actor, account, name=None, division_code=None) -> Account
+    account_close(*, actor, account) -> Account
+    txn_post(*, actor, key, kind, lines, memo="", occurred_at=None, metadata=None) -> Transaction
+    txn_reverse(*, actor, txn, key, reason, occurred_at=None, metadata=None) -> Transaction
+
+``lines`` is a sequence of ``(account, amount_fen)`` with ``account`` an ``Account`` or its code
+and ``amount_fen`` an ``int``: **debit positive, credit negative**, summing to 0 (see
+``ledger.domain`` for the convention and for what "may not go negative" means on a credit-side
+account such as a wallet).
+
+Posting, in order (a fixed number of queries whatever the number of lines):
+
+1. the idempotency key is looked up: a replay with the same content returns the ORIGINAL
+   transaction (``.replayed`` is True) and writes nothing; different content → 409
+   ``idempotency_mismatch``;
+2. the accounts are locked ``SELECT … FOR NO KEY UPDATE`` ordered by id (one deterministic order
+   for every caller, so two postings never deadlock each other), which also reads the database
+   clock for ``posted_at``;
+3. the transaction row is inserted with ``ON CONFLICT DO NOTHING``: if a concurrent request with
+   the same key committed while we waited for the locks, nothing is inserted and we return its
+   transaction, exactly as a replay — never a 500, never a second transaction;
+4. funds are checked on the locked rows: a no-overdraft account that would go below 0 on its
+   normal side → 409 ``insufficient_funds``;
+5. postings are inserted (one statement) and balances moved with one ``UPDATE … SET balance_fen =
+   balance_fen + CASE …`` (F() expressions); the database CHECK refuses an overdraft regardless;
+6. the audit row is written last, so the audit chain's head lock is held as briefly as possible.
+
+Lock order for domain services: post to the ledger *before* calling ``audit_record`` yourself in
+the same transaction; taking the audit head first and account rows second can deadlock with a
+concurrent posting (PostgreSQL resolves it, and ``@retry_on_conflict`` on your service re-runs it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db import transaction as db_transaction
+from django.db.models import BigIntegerField, Case, F, Value, When
+from django.db.models.functions import Now
+
+from minzheng.core import crypto
+from minzheng.core.access import Actor
+from minzheng.core.exceptions import Conflict, NotFound, ValidationFailed
+from minzheng.core.services import audit_record
+from minzheng.divisions.models import Division
+from minzheng.ledger import domain
+from minzheng.ledger.exceptions import (
+    AccountClosed,
+    AlreadyReversed,
+    IdempotencyMismatch,
+    InsufficientFunds,
+    ReversalOfReversal,
+)
+from minzheng.ledger.models import Account, Posting, Transaction
+from minzheng.ledger.retry import retry_on_conflict
+from minzheng.ledger.selectors import AUDIT_OBJECT, content_of, mac_tag
+
+REVERSAL_KIND = "ledger.reversal"
+
+AccountRef = Account | str
+LineInput = tuple[AccountRef, int]
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+def _division(code: Any) -> Division:
+    division = Division.objects.filter(code=str(code or "").strip()).first()
+    if division is None:
+        raise ValidationFailed({"division_code": "区划不存在"}, code="unknown_division")
+    return division
+
+
+def account_open(
+    *,
+    actor: Actor | None,
+    code: str,
+    name: str,
+    kind: str,
+    division_code: str,
+    owner_type: str = "",
+    owner_ref: str = "",
+    allow_negative: bool = False,
+) -> Account:
+    """Open an account, or return the one already open under ``code`` (idempotent by code).
+
+    The same code with a different kind, owner or overdraft rule → 409 ``account_mismatch``.
+    Name and division are not identity: an existing account is returned as it is (use
+    ``account_update`` to rename or move it).
+    """
+    code = domain.check_code(code)
+    name = domain.check_text(name, "name", domain.MAX_NAME, blank=False, code="invalid_name")
+    kind = domain.check_account_kind(kind)
+    owner_type = domain.check_text(owner_type, "owner_type", 32, blank=True, code="invalid_owner")
+    owner_ref = domain.check_text(owner_ref, "owner_ref", 64, blank=True, code="invalid_owner")
+    if not isinstance(allow_negative, bool):
+        raise ValidationFailed({"allow_negative": "必须是是/否"}, code="invalid_allow_negative")
+    division = _division(division_code)
+    wanted = {"kind": kind, "owner_type": owner_type, "owner_ref": owner_ref, "allow_negative": allow_negative}
+    with db_transaction.atomic():
+        account, created = Account.objects.get_or_create(
+            code=code,
+            defaults={**wanted, "name": name, "division_code": division.code, "area_path": division.path},
+        )
+        if not created:
+            differs = sorted(f for f, v in wanted.items() if getattr(account, f) != v)
+            if differs:
+                raise Conflict(
+                    f"账户代码 {code} 已存在且属性不同", code="account_mismatch", extra={"code": code, "fields": differs}
+                )
+            return account
+        audit_record(
+            actor=actor,
+            event_type="ledger.account_open",
+            object_type="ledger.account",
+            object_id=account.id,
+            extra={"code": code, "kind": kind, "allow_negative": allow_negative, "division": division.code},
+        )
+    return account
+
+
+def _locked_account(account: AccountRef) -> Account:
+    code = account.code if isinstance(account, Account) else account
+    found = Account.objects.select_for_update().filter(code=code).first()
+    if found is None:
+        raise NotFound("账户不存在", code="unknown_account")
+    return found
+
+
+def account_update(
+    *, actor: Actor | None, account: AccountRef, name: str | None = None, division_code: str | None = None
+) -> Account:
+    """Rename an account or move it to another division (a person moved, a 村 became a 社区)."""
+    with db_transaction.atomic():
+        acct = _locked_account(account)
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = domain.check_text(name, "name", domain.MAX_NAME, blank=False, code="invalid_name")
+        if division_code is not None:
+            division = _division(division_code)
+            changes["division_code"], changes["area_path"] = division.code, division.path
+        changes = {k: v for k, v in changes.items() if getattr(acct, k) != v}
+        if not changes:
+            return acct
+        Account.objects.filter(pk=acct.pk).update(**changes)
+        audit_record(
+            actor=actor, event_type="ledger.account_update", object_type="ledger.account", object_id=acct.id,
+            extra={"code": acct.code, "changes": {k: v for k, v in changes.items() if k != "area_path"}},
+        )
+        acct.refresh_from_db()
+    return acct
+
+
+def account_close(*, actor: Actor | None, account: AccountRef) -> Account:
+    """Close an account whose balance is 0; no posting can touch it afterwards. Idempotent."""
+    with db_transaction.atomic():
+        acct = _locked_account(account)
+        if acct.closed_at is not None:
+            return acct
+        if acct.balance_fen != 0:
+            raise Conflict(
+                "账户余额不为零,不能关闭", code="balance_not_zero",
+                extra={"code": acct.code, "balance_fen": acct.balance_fen},
+            )
+        Account.objects.filter(pk=acct.pk).update(closed_at=Now())
+        audit_record(actor=actor, event_type="ledger.account_close", object_type="ledger.account", object_id=acct.id,
+                     extra={"code": acct.code})
+        acct.refresh_from_db()
+    return acct
+
+
+# --- transactions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Request:
+    key: str
+    kind: str
+    lines: tuple[domain.Line, ...]
+    memo: str
+    occurred_at: datetime | None
+    metadata: dict[str, Any]
+    reverses_id: int | None
+    digest: bytes
+
+
+def _request(
+    *,
+    key: Any,
+    kind: Any,
+    lines: Any,
+    memo: Any,
+    occurred_at: Any,
+    metadata: Any,
+    reverses_id: int | None,
+    memo_field: str = "memo",
+) -> _Request:
+    key = domain.check_key(key)
+    kind = domain.check_kind(kind)
+    if isinstance(lines, Iterable) and not isinstance(lines, str | bytes | Mapping):
+        lines = [
+            (item[0].code, item[1]) if isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], Account)
+            else item
+            for item in lines
+        ]
+    checked = domain.check_lines(lines)
+    memo = domain.check_memo(memo, memo_field)
+    when = domain.check_occurred_at(occurred_at)
+    meta = domain.check_metadata(metadata)
+    digest = domain.request_digest(
+        key=key, kind=kind, lines=checked, memo=memo, occurred_at=when, metadata=meta, reverses_id=reverses_id
+    )
+    return _Request(key, kind, checked, memo, when, meta, reverses_id, digest)
+
+
+def _replay(existing: Transaction, request: _Request) -> Transaction:
+    if not crypto.constant_time_equal(bytes(existing.request_digest), request.digest):
+        raise IdempotencyMismatch(request.key, existing.id)
+    existing.replayed = True
+    return existing
+
+
+def _claim(txn: Transaction) -> bool:
+    """INSERT the transaction unless its key (or the reversed transaction) is already taken.
+
+    ``ON CONFLICT DO NOTHING`` waits for a concurrent insert of the same key to commit or roll
+    back, and then inserts nothing instead of raising: the transaction stays usable, no savepoint.
+    """
+    meta = Transaction._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    # Identifiers come from the model's own metadata; every value is a bound parameter.
+    columns = ", ".join(qn(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}"  # noqa: S608
+    params = [f.get_db_prep_save(getattr(txn, f.attname), connection=connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    txn.id = row[0]
+    txn._state.adding = False
+    txn._state.db = connection.alias
+    return True
+
+
+def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: str = "") -> Transaction:
+    """Steps 1–6 of the module docstring. The caller holds the atomic block."""
+    existing = Transaction.objects.filter(idempotency_key=request.key).first()
+    if existing is not None:
+        return _replay(existing, request)
+
+    codes = [line.code for line in request.lines]
+    rows = list(
+        Account.objects.filter(code__in=codes).order_by("id").select_for_update(no_key=True).annotate(db_now=Now())
+    )
+    by_code = {a.code: a for a in rows}
+    unknown = [c for c in codes if c not in by_code]
+    if unknown:
+        raise ValidationFailed({"lines": f"账户不存在:{'、'.join(unknown)}"}, code="unknown_account")
+    for account in rows:
+        if account.closed_at is not None:
+            raise AccountClosed(account.code)
+
+    posted_at: datetime = rows[0].db_now
+    actor_id = getattr(actor, "pk", None)
+    postings = tuple((by_code[line.code].id, line.code, line.amount_fen) for line in request.lines)
+    txn = Transaction(
+        idempotency_key=request.key,
+        request_digest=request.digest,
+        kind=request.kind,
+        memo=request.memo,
+        occurred_at=request.occurred_at or posted_at,
+        posted_at=posted_at,
+        actor_id=actor_id if isinstance(actor_id, int) else None,
+        actor_username=str(getattr(actor, "username", "") or "")[:150],
+        reverses_id=request.reverses_id,
+        metadata=request.metadata,
+    )
+    txn.mac = domain.txn_mac(content_of(txn, postings))
+    if not _claim(txn):
+        existing = Transaction.objects.filter(idempotency_key=request.key).first()
+        if existing is not None:
+            return _replay(existing, request)
+        if request.reverses_id is not None:
+            raise AlreadyReversed(request.reverses_id)
+        raise Conflict("记账请求冲突,请重试", code="ledger_conflict")  # pragma: no cover - no other UNIQUE
+
+    for line in request.lines:
+        account = by_code[line.code]
+        if account.allow_negative:
+            continue
+        after = domain.normal_balance(account.kind, account.balance_fen + line.amount_fen)
+        if after < 0:
+            raise InsufficientFunds(
+                account=account.code,
+                available_fen=account.normal_balance_fen,
+                required_fen=-line.amount_fen * domain.normal_sign(account.kind),
+            )
+
+    Posting.objects.bulk_create(
+        Posting(txn_id=txn.id, account_id=account_id, amount_fen=amount, posted_at=posted_at)
+        for account_id, _code, amount in postings
+    )
+    Account.objects.filter(id__in=[a.id for a in rows]).update(
+        balance_fen=F("balance_fen")
+        + Case(
+            *(When(id=account_id, then=Value(amount)) for account_id, _code, amount in postings),
+            default=Value(0),
+            output_field=BigIntegerField(),
+        )
+    )
+    audit_record(
+        actor=actor,
+        event_type=event_type,
+        object_type=AUDIT_OBJECT,
+        object_id=txn.id,
+        reason=reason,
+        extra={
+            "key": request.key,
+            "kind": request.kind,
+            "lines": len(postings),
+            "debit_fen": sum(a for _, _, a in postings if a > 0),
+            "reverses": request.reverses_id,
+            "mac": mac_tag(txn.mac),
+        },
+    )
+    txn.replayed = False
+    return txn
+
+
+@retry_on_conflict
+def txn_post(
+    *,
+    actor: Actor | None,
+    key: str,
+    kind: str,
+    lines: Sequence[LineInput],
+    memo: str = "",
+    occurred_at: datetime | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Transaction:
+    """Post one balanced journal entry under an idempotency key (see the module docstring).
+
+    Refusals (nothing is written): ``ValidationFailed`` 400 for bad input (fewer than 2 lines, not
+    summing to 0, a float or bool amount, 0, an unknown account, one account twice...);
+    ``IdempotencyMismatch`` 409; ``AccountClosed`` 409; ``InsufficientFunds`` 409;
+    ``LedgerBusy`` 503 when PostgreSQL keeps reporting serialization failures or deadlocks.
+    """
+    request = _request(
+        key=key, kind=kind, lines=lines, memo=memo, occurred_at=occurred_at, metadata=metadata, reverses_id=None
+    )
+    with db_transaction.atomic():
+        return _post(actor=actor, request=request, event_type="ledger.txn_post")
+
+
+@retry_on_conflict
+def txn_reverse(
+    *,
+    actor: Actor | None,
+    txn: Transaction | int,
+    key: str,
+    reason: str,
+    occurred_at: datetime | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Transaction:
+    """Post the mirror image of ``txn`` (every posting negated), linked by ``reverses``.
+
+    A transaction is reversed at most once (409 ``already_reversed``, also enforced by a UNIQUE
+    constraint), a reversal is never itself reversed (409 ``reversal_of_reversal``: post a new
+    entry instead), and a no-overdraft account must still afford it (409 ``insufficient_funds``:
+    a wallet grant that has been spent cannot be clawed back below zero). Replaying the same key
+    returns the original reversal.
+    """
+    reason = domain.check_memo(reason, "reason")
+    if not reason.strip():
+        raise ValidationFailed({"reason": "请填写冲正原因"}, code="reason_required")
+    txn_id = txn.pk if isinstance(txn, Transaction) else txn
+    if not isinstance(txn_id, int) or isinstance(txn_id, bool):
+        raise ValidationFailed({"txn": "请指定要冲正的记账凭证"}, code="invalid_txn")
+    with db_transaction.atomic():
+        original = Transaction.objects.filter(pk=txn_id).first()
+        if original is None:
+            raise NotFound("记账凭证不存在", code="unknown_transaction")
+        if original.reverses_id is not None:
+            raise ReversalOfReversal(original.id)
+        lines = [
+            (code, -amount)
+            for code, amount in Posting.objects.filter(txn_id=original.id).order_by("id").values_list(
+                "account__code", "amount_fen"
+            )
+        ]
+        request = _request(
+            key=key,
+            kind=REVERSAL_KIND,
+            lines=lines,
+            memo=reason,
+            occurred_at=occurred_at,
+            metadata=metadata,
+            reverses_id=original.id,
+            memo_field="reason",
+        )
+        return _post(actor=actor, request=request, event_type="ledger.txn_reverse", reason=reason)

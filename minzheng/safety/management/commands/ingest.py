@@ -1,0 +1,55 @@
+"""``minzheng ingest``: consume sensor readings from MQTT (Mosquitto) into the database.
+
+    minzheng ingest                         # settings.SAFETY / MINZHENG_MQTT_* or 127.0.0.1:1883
+    minzheng ingest --host 10.0.0.5 --share ingest   # one of several consumers ($share/ingest/...)
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from minzheng.core import context
+from minzheng.safety.conf import safety_settings
+from minzheng.safety.management.mqtt import IngestConsumer
+
+log = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "从 MQTT 接收传感器读数并写入数据库(QoS 1, 持久会话, 固定客户端 ID)"
+
+    def add_arguments(self, parser: Any) -> None:
+        cfg = safety_settings()
+        parser.add_argument("--host", default=cfg.mqtt_host)
+        parser.add_argument("--port", type=int, default=cfg.mqtt_port)
+        parser.add_argument("--client-id", default=cfg.mqtt_client_id)
+        parser.add_argument("--topic", default=cfg.mqtt_topic)
+        parser.add_argument("--share", default=cfg.mqtt_share_group, help="shared-subscription group")
+        parser.add_argument("--batch-size", type=int, default=cfg.batch_size)
+        parser.add_argument("--batch-seconds", type=float, default=cfg.batch_seconds)
+        parser.add_argument("--max-messages", type=int, default=None, help="stop after this many (tests, benches)")
+        parser.add_argument("--idle-exit", type=float, default=None, help="stop after this many idle seconds")
+
+    def handle(self, *args: Any, **o: Any) -> None:
+        context.bind(context.RequestContext(request_id="ingest", ip=None, channel="task"))
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        consumer = IngestConsumer(host=o["host"], port=o["port"], client_id=o["client_id"], topic=o["topic"],
+                                  share_group=o["share"], batch_size=o["batch_size"],
+                                  batch_seconds=o["batch_seconds"])
+        consumer.start()
+        self.stdout.write(f"安居守护接入: {o['host']}:{o['port']} {consumer.topic} (client id {o['client_id']})")
+        try:
+            stats = consumer.run(stop, max_envelopes=o["max_messages"], idle_exit=o["idle_exit"])
+        finally:
+            consumer.stop()
+        self.stdout.write(
+            f"received {stats.received}, processed {stats.envelopes}, accepted {stats.accepted}, "
+            f"duplicates {stats.duplicates}, rejected {stats.rejected}, batches {stats.batches}"
+        )

@@ -1,0 +1,336 @@
+"""MQTT transport of 安居守护: the ingest consumer and a gateway-side publisher that resends.
+
+Topics: a gateway publishes readings to ``minzheng/safety/<gateway>/up`` (QoS 1) and receives the
+application's acknowledgements on ``minzheng/safety/<gateway>/ack``.
+
+The consumer (``IngestConsumer``) holds a persistent session under a fixed client id (MQTT 5:
+clean start off and a session expiry, so the broker queues QoS 1 messages while the consumer is
+away), receives with **manual acknowledgement** and a receive maximum sized for batching, hands
+each batch to ``services.ingest.ingest_batch`` (the one code path after decode), and only after
+the database commit sends the MQTT PUBACKs and the application acks. A database outage stops
+acknowledging (the broker redelivers); bad input is acknowledged with its reason (resending it
+would not help). A broker restart is survived by paho's reconnect and the persistent session;
+what a broker loses in a crash (messages since its last autosave) the gateways resend because
+they never got the application ack (security.md F4).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import threading
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from minzheng.safety.enums import Channel
+from minzheng.safety.services.ingest import BatchOutcome, Envelope, ingest_batch
+
+log = logging.getLogger(__name__)
+TOPIC_PREFIX = "minzheng/safety/"
+SESSION_EXPIRY = 7 * 24 * 3600
+URGENT = re.compile(rb'"type"\s*:\s*"(?:sos|fall|smoke|gas)"')
+
+
+def up_topic(gateway: str) -> str:
+    return f"{TOPIC_PREFIX}{gateway}/up"
+
+
+def ack_topic(gateway: str) -> str:
+    return f"{TOPIC_PREFIX}{gateway}/ack"
+
+
+def gateway_of(topic: str) -> str:
+    parts = topic.split("/")
+    return parts[-2] if len(parts) >= 4 else ""
+
+
+def _connect_props(receive_maximum: int) -> Properties:
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = SESSION_EXPIRY
+    props.ReceiveMaximum = max(20, min(65535, receive_maximum))
+    return props
+
+
+@dataclass
+class ConsumerStats:
+    received: int = 0
+    envelopes: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    batches: int = 0
+    db_retries: int = 0
+    connects: int = 0
+    last_batch_at: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+class IngestConsumer:
+    """``minzheng ingest``: MQTT → decode → rules → database, in batches."""
+
+    def __init__(self, *, host: str, port: int, client_id: str, topic: str, share_group: str = "",
+                 batch_size: int = 500, batch_seconds: float = 0.2, max_queue: int = 20000,
+                 on_batch: Callable[[BatchOutcome, list[tuple[str, Any]]], None] | None = None,
+                 send_acks: bool = True, workers: int = 2) -> None:
+        self.host, self.port = host, port
+        self.topic = f"$share/{share_group}/{topic}" if share_group else topic
+        self.batch_size, self.batch_seconds = batch_size, batch_seconds
+        self.on_batch = on_batch
+        self.send_acks = send_acks
+        self.stats = ConsumerStats()
+        # One queue per worker; a gateway always goes to the same worker, so a home's readings are
+        # folded in order by one transaction at a time while the other workers' commits overlap.
+        self.workers = max(1, workers)
+        self.inboxes: list[queue.Queue[mqtt.MQTTMessage]] = [
+            queue.Queue(maxsize=max(1, max_queue // self.workers)) for _ in range(self.workers)
+        ]
+        self.urgent: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.lock = threading.Lock()
+        self.connected = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(min_delay=1, max_delay=5)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+
+    # paho callbacks (network thread)
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("ingest: broker refused the connection: %s", reason)
+            return
+        self.stats.connects += 1
+        client.subscribe(self.topic, qos=1)
+        self.connected.set()
+        log.info("ingest: connected to %s:%s (session present: %s)", self.host, self.port,
+                 getattr(flags, "session_present", "?"))
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self.connected.clear()
+        log.warning("ingest: disconnected (%s); reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.stats.received += 1
+        if URGENT.search(msg.payload):
+            self.urgent.put(msg)  # SOS, fall, smoke, gas: ahead of every queued heartbeat
+            return
+        gw = gateway_of(msg.topic)
+        self.inboxes[zlib.crc32(gw.encode()) % self.workers if self.workers > 1 else 0].put(msg)  # full: back-pressure
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
+                                  properties=_connect_props(self.batch_size * 4))
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _take_urgent(self) -> list[mqtt.MQTTMessage]:
+        batch: list[mqtt.MQTTMessage] = []
+        while len(batch) < 50:
+            try:
+                batch.append(self.urgent.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _take_batch(self, inbox: queue.Queue[mqtt.MQTTMessage], wait: float) -> list[mqtt.MQTTMessage]:
+        end = time.monotonic() + wait
+        while True:
+            urgent = self._take_urgent()
+            if urgent:
+                return urgent
+            try:
+                first = inbox.get(timeout=0.02)
+                break
+            except queue.Empty:
+                if time.monotonic() >= end:
+                    return []
+        batch = [first]
+        deadline = time.monotonic() + self.batch_seconds
+        while len(batch) < self.batch_size and not self.urgent_waiting():
+            timeout = min(0.02, deadline - time.monotonic())
+            if timeout <= 0:
+                break
+            try:
+                batch.append(inbox.get(timeout=timeout))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    break
+        return batch
+
+    def urgent_waiting(self) -> bool:
+        return not self.urgent.empty()
+
+    def _ingest(self, batch: list[mqtt.MQTTMessage], stop: threading.Event) -> BatchOutcome | None:
+        envelopes = [Envelope(payload=m.payload, gateway_code=gateway_of(m.topic), ref=m.mid) for m in batch]
+        while not stop.is_set():
+            try:
+                return ingest_batch(channel=Channel.MQTT, envelopes=envelopes)
+            except (OperationalError, InterfaceError) as exc:
+                # The database is away: acknowledge nothing, wait, retry the same batch.
+                self.stats.db_retries += 1
+                log.warning("ingest: database unavailable (%s); retrying", exc)
+                close_old_connections()
+                stop.wait(1.0)
+        return None
+
+    def _acknowledge(self, batch: list[mqtt.MQTTMessage], outcome: BatchOutcome) -> None:
+        for m in batch:
+            if m.qos > 0:
+                self.client.ack(m.mid, m.qos)
+        if not self.send_acks:
+            return
+        acks: dict[str, list[list[Any]]] = defaultdict(list)
+        for m, env in zip(batch, outcome.envelopes, strict=False):
+            gw = gateway_of(m.topic)
+            if env.error:
+                acks[gw].append(["", None, "rejected", env.error])
+            for item in env.items:
+                acks[gw].append([item.device, item.seq, item.status, item.reason])
+        for gw, items in acks.items():
+            if gw:
+                self.client.publish(ack_topic(gw), json.dumps({"acks": items}, ensure_ascii=False), qos=1)
+
+    def run(self, stop: threading.Event | None = None, *, max_envelopes: int | None = None,
+            idle_exit: float | None = None) -> ConsumerStats:
+        stop = stop or threading.Event()
+        done = threading.Event()
+        threads = [threading.Thread(target=self._work, args=(k, stop, done, max_envelopes, idle_exit), daemon=True)
+                   for k in range(1, self.workers)]
+        for t in threads:
+            t.start()
+        self._work(0, stop, done, max_envelopes, idle_exit)
+        for t in threads:
+            t.join()
+        return self.stats
+
+    def _work(self, k: int, stop: threading.Event, done: threading.Event, max_envelopes: int | None,
+              idle_exit: float | None) -> None:
+        inbox = self.inboxes[k]
+        idle_since = time.monotonic()
+        try:
+            while not stop.is_set() and not done.is_set():
+                batch = self._take_batch(inbox, 0.2)
+                if not batch:
+                    if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                        done.set()
+                    continue
+                idle_since = time.monotonic()
+                outcome = self._ingest(batch, stop)
+                if outcome is None:
+                    break
+                self._acknowledge(batch, outcome)
+                with self.lock:
+                    s = self.stats
+                    s.batches += 1
+                    s.envelopes += len(batch)
+                    s.accepted += outcome.accepted
+                    s.duplicates += outcome.duplicates
+                    s.rejected += outcome.rejected
+                    s.last_batch_at = time.time()
+                    if self.on_batch is not None:
+                        self.on_batch(outcome, [(m.topic, m.payload) for m in batch])
+                    if max_envelopes is not None and s.envelopes >= max_envelopes:
+                        done.set()
+        finally:
+            if k:
+                connection.close()
+
+
+class GatewayPublisher:
+    """What a gateway does: publish readings at QoS 1, keep each until the application acks it,
+    and resend whatever is not acknowledged (after a reconnect, or when it is overdue)."""
+
+    def __init__(self, *, host: str, port: int, client_id: str, resend_after: float = 5.0) -> None:
+        self.resend_after = resend_after
+        self.pending: dict[tuple[str, int], tuple[str, str, float]] = {}
+        self.acked: dict[tuple[str, int], str] = {}
+        self.urgent: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.lock = threading.Lock()
+        self.connected = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *a: self.connected.clear()
+        self.client.on_message = self._on_ack
+        self.client.reconnect_delay_set(min_delay=1, max_delay=3)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.host, self.port = host, port
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            return
+        client.subscribe(f"{TOPIC_PREFIX}+/ack", qos=1)
+        self.connected.set()
+
+    def _on_ack(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            items = json.loads(msg.payload)["acks"]
+        except (ValueError, KeyError, TypeError):
+            return
+        with self.lock:
+            for device, seq, status, *_ in items:
+                if device and seq is not None:
+                    self.pending.pop((device, seq), None)
+                    self.acked[(device, seq)] = status
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=10, clean_start=False,
+                                  properties=_connect_props(1000))
+        self.client.loop_start()
+        self.connected.wait(10)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish(self, gateway: str, message: dict[str, Any]) -> None:
+        payload = json.dumps(message, separators=(",", ":"))
+        with self.lock:
+            self.pending[(message["device"], message["seq"])] = (up_topic(gateway), payload, time.monotonic())
+        self.client.publish(up_topic(gateway), payload, qos=1)
+
+    def publish_many(self, items: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        n = 0
+        for gateway, message in items:
+            self.publish(gateway, message)
+            n += 1
+        return n
+
+    def resend_overdue(self) -> int:
+        """Resend every reading not acknowledged for ``resend_after`` seconds (or ever)."""
+        now = time.monotonic()
+        with self.lock:
+            due = [(k, v) for k, v in self.pending.items() if now - v[2] >= self.resend_after]
+            for k, (topic, payload, _) in due:
+                self.pending[k] = (topic, payload, now)
+        if self.connected.is_set():
+            for _, (topic, payload, _) in due:
+                self.client.publish(topic, payload, qos=1)
+        return len(due)
+
+    def wait_all_acked(self, timeout: float, *, poll: float = 0.5) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if not self.pending:
+                    return True
+            self.resend_overdue()
+            time.sleep(poll)
+        with self.lock:
+            return not self.pending

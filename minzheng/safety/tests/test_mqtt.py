@@ -1,0 +1,174 @@
+"""MQTT with a real broker: a PRIVATE Mosquitto on a free port with its own config and
+persistence directory, so killing it never disturbs the machine's broker. Skips when the
+mosquitto binary is missing, unless MINZHENG_REQUIRE_SERVICES=1 (then fails)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from minzheng.safety.management.mqtt import GatewayPublisher, IngestConsumer
+from minzheng.safety.models import RawEvent
+
+REQUIRE = os.environ.get("MINZHENG_REQUIRE_SERVICES") == "1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Broker:
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.binary, self.dir = binary, workdir
+        self.port = _free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {workdir}/\nautosave_interval 60\nmax_queued_messages 10000\n"
+            f"log_dest file {workdir}/mosquitto.log\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("private mosquitto did not start")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)  # kill -9: no final save
+        self.proc.wait(5)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if binary is None:
+        if REQUIRE:
+            pytest.fail("MINZHENG_REQUIRE_SERVICES=1 but the mosquitto binary is missing")
+        pytest.skip("needs the mosquitto binary (apt-get install mosquitto)")
+    b = Broker(binary, tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+class Running:
+    """The consumer in a thread of its own (with its own database connection)."""
+
+    def __init__(self, consumer: IngestConsumer) -> None:
+        self.consumer = consumer
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.consumer.run(self.stop)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> IngestConsumer:
+        self.consumer.start()
+        assert self.consumer.connected.wait(10)
+        self.thread.start()
+        return self.consumer
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        self.thread.join(15)
+        self.consumer.stop()
+
+
+def _consumer(broker: Broker) -> IngestConsumer:
+    return IngestConsumer(host="127.0.0.1", port=broker.port, client_id="test-safety-ingest",
+                          topic="minzheng/safety/+/up", batch_size=50, batch_seconds=0.05)
+
+
+def _reading(seq: int, n: int) -> dict[str, Any]:
+    ts = timezone.now().timestamp() - (n - seq)
+    return {"device": "PIR-A", "seq": seq, "ts": ts, "type": "motion" if seq % 3 else "heartbeat",
+            "value": 1 if seq % 3 else {"battery": 90}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_killed_and_restarted_mid_stream_loses_nothing(broker, home_a):
+    n = 400
+    device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-GW-A", resend_after=3.0)
+    with Running(_consumer(broker)) as consumer:
+        device.start()
+        for seq in range(1, n + 1):
+            device.publish("GW-A", _reading(seq, n))
+            if seq == n // 2:
+                time.sleep(0.3)
+                broker.kill()  # kill -9 in the middle of the stream
+                time.sleep(1.0)
+                broker.start()
+            elif seq % 20 == 0:
+                time.sleep(0.02)
+        assert device.wait_all_acked(90), f"{len(device.pending)} readings never acknowledged"
+        device.stop()
+    seqs = list(RawEvent.objects.filter(device__serial="PIR-A").values_list("seq", flat=True))
+    assert sorted(seqs) == list(range(1, n + 1))  # all of 1..N, no gap, no duplicate
+    assert consumer.stats.connects >= 2  # it reconnected after the broker came back
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_persistent_session_keeps_messages_while_the_consumer_is_away(broker, home_a):
+    with Running(_consumer(broker)):
+        pass  # first connection: the broker now holds a session for the fixed client id
+    device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-GW-A-2", resend_after=3600)
+    device.start()
+    for seq in range(1, 61):
+        device.publish("GW-A", _reading(seq, 60))
+    time.sleep(0.5)
+    with Running(_consumer(broker)):
+        assert device.wait_all_acked(30)  # delivered from the broker's queue, never resent
+    device.stop()
+    assert RawEvent.objects.filter(device__serial="PIR-A").count() == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_malformed_messages_never_stop_the_consumer(broker, home_a):
+    import paho.mqtt.client as mqtt
+
+    raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="rogue")
+    raw.connect("127.0.0.1", broker.port)
+    raw.loop_start()
+    device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-GW-A-3", resend_after=3.0)
+    with Running(_consumer(broker)) as consumer:
+        device.start()
+        raw.publish("minzheng/safety/GW-A/up", b"\xff\xfe garbage", qos=1).wait_for_publish(5)
+        raw.publish("minzheng/safety/GW-NONE/up", b'{"device":"PIR-A","seq":1}', qos=1).wait_for_publish(5)
+        for seq in range(1, 21):
+            device.publish("GW-A", _reading(seq, 20))
+        assert device.wait_all_acked(30)
+        device.stop()
+    raw.loop_stop()
+    assert RawEvent.objects.count() == 20
+    assert consumer.stats.rejected >= 2

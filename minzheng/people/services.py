@@ -14,7 +14,13 @@ from django.utils import timezone
 from minzheng.core import crypto
 from minzheng.core.access import Actor
 from minzheng.core.events import publish
-from minzheng.core.exceptions import ApprovalRequired, Conflict, NotFound, PermissionDenied, ValidationFailed
+from minzheng.core.exceptions import (
+    ApprovalRequired,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from minzheng.core.identifiers import mask_id_number, mask_phone
 from minzheng.core.policy import policy
 from minzheng.core.services import audit_record

@@ -7,9 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("MINZHENG_REQUIRE_SERVICES") == "1"
+
+# This machine is shared and noisy: no per-example deadline; derandomised under CI so a red run
+# can be reproduced exactly.
+hypothesis_settings.register_profile("minzheng", deadline=None, derandomize=bool(os.environ.get("CI")))
+hypothesis_settings.load_profile("minzheng")
 
 # Two sibling communities of 五常街道, and a community in another township.
 WUCHANG = "330110005000"

@@ -56,7 +56,7 @@ def tablet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.mark.browser
 @pytest.mark.urls("minzheng.meals.tests.urls")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_operator_serves_a_queue_from_the_canteen_page(live_server: Any, tablet: Any, artifacts: Path,
                                                        site: Any, make_diner: Any, staff: Any) -> None:
     page = tablet

@@ -23,7 +23,7 @@ from minzheng.ledger.selectors import ledger_verify, trial_balance
 from minzheng.meals.models import MealService
 from minzheng.meals.services.checkout import CheckoutRequest, meal_checkout
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 N_POINTS = 50
 

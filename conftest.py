@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 REQUIRE_SERVICES = os.environ.get("MINZHENG_REQUIRE_SERVICES") == "1"
 

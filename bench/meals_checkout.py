@@ -226,12 +226,14 @@ def one_round(args: argparse.Namespace, db_url: str, rnd: int) -> dict[str, Any]
     measured = len(all_lat)
     tps = measured / args.seconds
     doubles = double_subsidies()
+    load = os.getloadavg()
     return {
         "bench": "meals_checkout", "round": rnd, "clients": args.clients, "workers": args.workers,
         "seconds": args.seconds, "requests": total, "ok": ok, "errors": total - ok, "error_codes": codes,
         "tps": round(tps, 1), "p50_ms": round(percentile(all_lat, 50) * 1000, 1),
         "p99_ms": round(percentile(all_lat, 99) * 1000, 1), "pgbench_tps": round(anchor, 1),
         "ratio": round(tps / anchor, 3) if anchor else None, "double_subsidies": doubles,
+        "loadavg_1m": round(load[0], 2), "cpus": os.cpu_count(),
     }
 
 

@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--meals-scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-ledger", action="store_true")
+    parser.add_argument("--ledger-only", action="store_true", help="(re)post the seeded year to the ledger")
+    parser.add_argument("--year", type=int, default=2023)
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/minzheng_meals_bench")
     os.environ["DATABASE_URL"] = url
@@ -51,8 +53,14 @@ def main() -> None:
         report = run_seed(scale=args.people_scale, seed=args.seed, progress=False, run_steps=False)
         out["people"] = report.persons
         out["people_s"] = round(time.perf_counter() - t, 1)
-    from minzheng.meals.seed import seed_meals
+    from minzheng.meals.seed import seed_ledger, seed_meals
 
+    if args.ledger_only:
+        t = time.perf_counter()
+        out["ledger_posted"] = seed_ledger(year=args.year)
+        out["ledger_s"] = round(time.perf_counter() - t, 1)
+        print(json.dumps(out, ensure_ascii=False, default=str))
+        return
     t = time.perf_counter()
     stats = seed_meals(scale=args.meals_scale, seed=args.seed, with_ledger=not args.no_ledger)
     out["meals_seed_s"] = round(time.perf_counter() - t, 1)

@@ -46,7 +46,9 @@ def _chunk(job: tuple[list[simulation.SimHome], int, int, int, int]) -> dict[str
     alarms: dict[str, list[simulation.AlarmRecord]] = {"learned": [], "fixed": []}
     n = 0
     for h in homes:
-        sim = simulation.simulate_home(h, start_day=start_day, days=warmup + days, eval_from_day=start_day + warmup,
+        # one more day after the evaluated ones, without emergencies: the last ones can play out
+        sim = simulation.simulate_home(h, start_day=start_day, days=warmup + days + 1,
+                                       eval_from_day=start_day + warmup, eval_to_day=start_day + warmup + days,
                                        seed=seed)
         truth += sim.truth
         n += len(sim.messages)
@@ -58,7 +60,7 @@ def _chunk(job: tuple[list[simulation.SimHome], int, int, int, int]) -> dict[str
 
 def _run(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     homes = simulation.synthetic_homes(args.homes, seed=seed)
-    start_day = domain.local_day(time.time()) - args.warmup - args.days
+    start_day = domain.local_day(time.time()) - args.warmup - args.days - 1
     size = max(1, len(homes) // (args.workers * 8))
     jobs = [(homes[i:i + size], start_day, args.days, args.warmup, seed) for i in range(0, len(homes), size)]
     t0 = time.perf_counter()
@@ -73,10 +75,11 @@ def _run(args: argparse.Namespace, seed: int) -> dict[str, Any]:
                 alarms[k] += part["alarms"][k]
     took = time.perf_counter() - t0
     eval_from = domain.day_start(start_day + args.warmup)
+    eval_to = domain.day_start(start_day + args.warmup + args.days)
     home_days = len(homes) * args.days
     out: dict[str, Any] = {"seed": seed, "messages": messages, "seconds": round(took, 1)}
     for name, got in alarms.items():
-        out[name] = simulation.evaluate(truth, got, home_days=home_days, eval_from=eval_from)
+        out[name] = simulation.evaluate(truth, got, home_days=home_days, eval_from=eval_from, eval_to=eval_to)
     return out
 
 
@@ -93,6 +96,7 @@ def _figures(r: dict[str, Any]) -> dict[str, Any]:
         "false_alarms_per_home_day": r["false_alarms"]["per_home_day"],
         "inactivity_class_fa_per_home_day": r["false_alarms"]["inactivity_class_per_home_day"],
         "injected": {kind: v["injected"] for kind, v in k.items()},
+        "sos_lost_to_dead_buttons": r["sos_lost"],
     }
 
 

@@ -284,6 +284,74 @@ def _pipeline_drain(port: int, n: int, batch_size: int, workers: int) -> tuple[f
     return n / (marks["last"] - marks["first"]), stats
 
 
+def _child(port: int, batch_size: int, workers: int, k: int, out: Any) -> None:
+    """One pipeline process of a shared subscription (``--processes`` > 1)."""
+    from django.db import connection
+
+    from minzheng.safety.management.mqtt import IngestConsumer
+
+    marks = {"first": 0.0, "last": 0.0}
+
+    def on_batch(outcome: Any, batch: Any) -> None:
+        marks["last"] = time.time()
+
+    consumer = IngestConsumer(host="127.0.0.1", port=port, client_id=f"bench-pipe-{k}",
+                              topic="minzheng/safety/+/up", share_group="bench", batch_size=batch_size,
+                              batch_seconds=0.2, on_batch=on_batch, workers=workers)
+    orig = consumer._on_message
+
+    def first_mark(client: Any, userdata: Any, msg: Any) -> None:
+        if marks["first"] == 0.0:
+            marks["first"] = time.time()
+        orig(client, userdata, msg)
+
+    consumer.client.on_message = first_mark
+    consumer.start()
+    try:
+        stats = consumer.run(idle_exit=5)
+    finally:
+        consumer.stop()
+        connection.close()
+    out.put({"k": k, "envelopes": stats.envelopes, "rejected": stats.rejected, "batches": stats.batches, **marks})
+
+
+def _pipeline_drain_mp(port: int, n: int, args: argparse.Namespace) -> tuple[float, dict[str, Any]]:
+    import multiprocessing as mp
+
+    from django.db import connection
+
+    connection.close()  # no shared connection across the fork
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_child, args=(port, args.batch_size, args.workers, k, out))
+             for k in range(args.processes)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=900) for _ in procs]
+    for p in procs:
+        p.join(30)
+    total = sum(r["envelopes"] for r in results)
+    if total < n:
+        raise RuntimeError(f"pipeline processed {total} of {n}")
+    first = min(r["first"] for r in results if r["first"])
+    last = max(r["last"] for r in results)
+    return n / (last - first), {"batches": sum(r["batches"] for r in results),
+                                "rejected": sum(r["rejected"] for r in results),
+                                "per_process": [r["envelopes"] for r in results]}
+
+
+def _shared_session(port: int, client_id: str, receive_maximum: int) -> None:
+    c = _client(client_id)
+    done = threading.Event()
+    c.on_subscribe = lambda *a: done.set()
+    c.connect("127.0.0.1", port, clean_start=False, properties=_props(receive_maximum))
+    c.loop_start()
+    c.subscribe("$share/bench/minzheng/safety/+/up", qos=1)
+    done.wait(5)
+    c.disconnect()
+    c.loop_stop()
+
+
 def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> dict[str, Any]:
     from minzheng.safety.models import RawEvent
 
@@ -293,8 +361,12 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
     for k in range(0, args.messages, max(1, args.messages // 20)):  # a few SOS among them
         items[k] = stream.reading(sos_home=k % len(homes))
         items[k][1]["seq"] = stream.seq_base + 10_000_000 + k
-    for cid in ("bench-bare", "bench-pipeline"):
-        _session(port, cid, args.receive_maximum)
+    _session(port, "bench-bare", args.receive_maximum)
+    if args.processes > 1:
+        for k in range(args.processes):
+            _shared_session(port, f"bench-pipe-{k}", args.receive_maximum)
+    else:
+        _session(port, "bench-pipeline", args.receive_maximum)
     publish_s = _publish(port, items)
     time.sleep(1.0)
     order = ("bare", "pipeline") if run % 2 == 0 else ("pipeline", "bare")
@@ -303,10 +375,14 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
         if which == "bare":
             out["bare_rate"] = round(_bare_drain(port, args.messages, args.receive_maximum))
         else:
-            rate, stats = _pipeline_drain(port, args.messages, args.batch_size, args.workers)
+            if args.processes > 1:
+                rate, info = _pipeline_drain_mp(port, args.messages, args)
+                out.update(info)
+            else:
+                rate, stats = _pipeline_drain(port, args.messages, args.batch_size, args.workers)
+                out["batches"] = stats.batches
+                out["rejected"] = stats.rejected
             out["pipeline_rate"] = round(rate)
-            out["batches"] = stats.batches
-            out["rejected"] = stats.rejected
     stored = RawEvent.objects.filter(seq__gte=stream.seq_base).count()
     out["stored"] = stored
     out["lost"] = args.messages - stored - out["rejected"]
@@ -390,6 +466,8 @@ def main() -> None:
                     "of the pipeline rate just measured)")
     ap.add_argument("--load-fraction", type=float, default=0.5)
     ap.add_argument("--workers", type=int, default=2, help="consumer worker threads (gateway-partitioned)")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="pipeline processes sharing the subscription ($share/…); the anchor stays one client")
     ap.add_argument("--load-seconds", type=float, default=20.0)
     ap.add_argument("--db", default="minzheng_bench_safety")
     ap.add_argument("--pg-host", default="127.0.0.1")
@@ -420,7 +498,7 @@ def main() -> None:
         "lost": sum(r["lost"] for r in runs),
         "sos": len(lats), "sos_p50_ms": round(_q(lats, 0.5), 1), "sos_p99_ms": round(_q(lats, 0.99), 1),
         "goal_p99_ms": 1000, "load_rate": statistics.median(r["latency"]["load_rate_actual"] for r in runs),
-        "workers": args.workers,
+        "workers": args.workers, "processes": args.processes,
         "sos_without_incident": sum(r["latency"]["sos"] - r["latency"]["sos_incidents"] for r in runs),
     }))
 

@@ -79,6 +79,29 @@ def ensure_pg_database(url: str) -> None:
             print(f"created database {dbname}", file=sys.stderr)
 
 
+def client_cpu() -> float:
+    """CPU seconds of this process and of its reaped children (the seed's pool workers)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def backend_cpu() -> float | None:
+    """CPU seconds of the PostgreSQL backend serving Django's connection (same machine only;
+    parallel index-build workers are separate processes and not counted)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def empty_registry() -> None:
     from django.db import transaction
 
@@ -89,8 +112,11 @@ def empty_registry() -> None:
 
 
 def timed_seed(scale: float, seed: int, workers: int) -> tuple[float, Any]:
+    from django.db import connections
+
     from minzheng.synth.runner import run_seed
 
+    connections.close_all()  # the seed's backend then starts from zero CPU (see backend_cpu)
     start = time.perf_counter()
     # reset=True as a user would run it: the (already empty) registry is truncated inside the
     # seed's transaction, which lets the loader use COPY FREEZE
@@ -170,7 +196,7 @@ def drop_anchor_tables() -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {ANCHOR_PREFIX}{load.MODELS[key]._meta.db_table} CASCADE")
 
 
-def timed_copy(files: dict[str, Path], *, rebuild: bool) -> float:
+def timed_copy(files: dict[str, Path], *, rebuild: bool) -> tuple[float, float | None]:
     """COPY the files into fresh anchor tables in one transaction; with ``rebuild`` the secondary
     indexes and constraints are dropped first (untimed) and rebuilt inside the timing."""
     from django.db import connection, transaction
@@ -184,6 +210,7 @@ def timed_copy(files: dict[str, Path], *, rebuild: bool) -> float:
         for d in deferred:
             cursor.execute(d.drop)
     payloads = {key: path.read_bytes() for key, path in files.items()}  # from memory, like the seed
+    cpu = backend_cpu()
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         # truncated in this transaction, like the seed's registry, so COPY FREEZE applies to both
@@ -195,8 +222,9 @@ def timed_copy(files: dict[str, Path], *, rebuild: bool) -> float:
             for d in reversed(deferred):
                 cursor.execute(d.create)
     elapsed = time.perf_counter() - start
+    after = backend_cpu()
     drop_anchor_tables()
-    return elapsed
+    return elapsed, None if cpu is None or after is None else after - cpu
 
 
 def timed_sqlite_insert(rows: dict[str, list[tuple[Any, ...]]]) -> float:
@@ -215,6 +243,10 @@ def timed_sqlite_insert(rows: dict[str, list[tuple[Any, ...]]]) -> float:
     return elapsed
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def run_pg(args: argparse.Namespace) -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     if not url.startswith("postgres"):
@@ -225,17 +257,22 @@ def run_pg(args: argparse.Namespace) -> dict[str, Any]:
     runs = []
     for i in range(args.repeat):
         empty_registry()
+        cpu = client_cpu()
         seed_s, report = timed_seed(scale, args.seed, args.workers)
+        seed_cpu = {"client": client_cpu() - cpu, "server": backend_cpu()}
         with tempfile.TemporaryDirectory(prefix="minzheng-bench-") as tmp:
             files, size = generate_streams(scale, args.seed, args.workers, Path(tmp), binary=True)
-            copy_s = None if args.skip_indexed_anchor else timed_copy(files, rebuild=False)
-            rebuild_s = timed_copy(files, rebuild=True)
+            copy_s, copy_cpu = (None, None) if args.skip_indexed_anchor else timed_copy(files, rebuild=False)
+            rebuild_s, rebuild_cpu = timed_copy(files, rebuild=True)
         best = min(s for s in (copy_s, rebuild_s) if s is not None)
         run = {
             "run": i + 1, "seed_s": round(seed_s, 2), "copy_s": None if copy_s is None else round(copy_s, 2),
             "copy_rebuild_s": round(rebuild_s, 2), "copy_mb": round(size / 1e6, 1),
             "ratio": None if copy_s is None else round(seed_s / copy_s, 2), "ratio_best": round(seed_s / best, 2),
             "phases": {k: round(v, 2) for k, v in report.timings.items()}, "loadavg": os.getloadavg()[0],
+            # CPU seconds, which a busy shared machine distorts less than wall-clock time
+            "seed_cpu_client_s": round(seed_cpu["client"], 1), "seed_cpu_server_s": _round(seed_cpu["server"]),
+            "copy_cpu_server_s": _round(copy_cpu), "copy_rebuild_cpu_server_s": _round(rebuild_cpu),
         }
         print(json.dumps(run), file=sys.stderr)
         runs.append((run, report))
@@ -249,6 +286,8 @@ def run_pg(args: argparse.Namespace) -> dict[str, Any]:
         "elders_80_local": report.elders_80_local, "seed_s": med("seed_s"), "copy_s": med("copy_s"),
         "copy_rebuild_s": med("copy_rebuild_s"), "ratio": med("ratio"), "ratio_best": med("ratio_best"),
         "goal_ratio": 2.0, "copy_mb": runs[-1][0]["copy_mb"],
+        "seed_cpu_client_s": med("seed_cpu_client_s"), "seed_cpu_server_s": med("seed_cpu_server_s"),
+        "copy_cpu_server_s": med("copy_cpu_server_s"), "copy_rebuild_cpu_server_s": med("copy_rebuild_cpu_server_s"),
     }
 
 

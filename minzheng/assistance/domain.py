@@ -184,6 +184,14 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
+ACTION_LABELS = {
+    "create": "登记申请", "submit": "提交申请", "accept": "受理", "not_accept": "不予受理", "start_check": "开始经济状况核对",
+    "complete_check": "完成核对", "investigate": "入户调查", "publicize": "开始公示", "objection": "公示异议",
+    "close_publicity": "公示期满", "approve": "批准", "deny": "不予批准", "withdraw": "撤回",
+    "emergency_pay": "先行救助", "complete_emergency": "补齐材料办结",
+}
+
+
 def next_status(action: str, current: str) -> str | None:
     """The status ``action`` leads to from ``current``, or None when it is not allowed there."""
     allowed, target = TRANSITIONS[action]
@@ -401,23 +409,40 @@ class LineSealInput:
     amount_fen: int
     adjustment_fen: int
     total_fen: int
-    snapshot: Mapping[str, Any]
 
-    def header(self) -> dict[str, Any]:
-        return {
-            "key": self.payment_key, "roll": self.roll, "beneficiary": self.beneficiary, "person": self.person,
-            "program": self.program, "kind": self.kind, "month": self.for_month, "persons": self.persons,
-            "amount": self.amount_fen, "adjustment": self.adjustment_fen, "total": self.total_fen,
-        }
+    def header(self) -> bytes:
+        return line_header(self.payment_key, self.roll, self.beneficiary, self.person, self.program, self.kind,
+                           self.for_month, self.persons, self.amount_fen, self.adjustment_fen, self.total_fen)
 
 
-def line_seal(line: LineSealInput, snapshot_json: bytes | None = None) -> bytes:
-    """HMAC-SM3 over the line's canonical content: every amount, then its frozen snapshot.
+HEADER_FIELDS = 11
 
-    ``snapshot_json`` is ``canonical(line.snapshot)`` when the caller already has it (the roll
-    writes the same bytes to the database, so they are serialised once)."""
-    snap = canonical(line.snapshot) if snapshot_json is None else snapshot_json
-    return crypto.hmac_sm3(SEAL_KEY, SEAL_CONTEXT + canonical(line.header()) + b"\n" + snap)
+
+def line_header(key: str, roll: str, beneficiary: str, person: str, program: str, kind: str, month: str,
+                persons: int, amount: int, adjustment: int, total: int) -> bytes:
+    """A line's identity and amounts, ``|``-separated in a fixed order; a ``|`` inside a field would
+    make it ambiguous, so it is refused."""
+    header = f"{key}|{roll}|{beneficiary}|{person}|{program}|{kind}|{month}|{int(persons)}|{int(amount)}|{int(adjustment)}|{int(total)}"
+    if header.count("|") != HEADER_FIELDS - 1:
+        raise ValueError("a sealed field holds '|'")
+    return header.encode()
+
+
+SNAPSHOT_CONTEXT = b"minzheng.assistance.payroll.snapshot.v1\n"
+
+
+def snapshot_digest(snapshot_json: bytes) -> bytes:
+    """SM3 of a snapshot's canonical JSON (``canonical(snapshot)``)."""
+    return crypto.sm3(SNAPSHOT_CONTEXT + snapshot_json)
+
+
+def line_seal(line: LineSealInput, digest: bytes) -> bytes:
+    """HMAC-SM3 over the line's header (identity and every amount) and its snapshot's digest."""
+    return seal_header(line.header(), digest)
+
+
+def seal_header(header: bytes, digest: bytes) -> bytes:
+    return crypto.hmac_sm3(SEAL_KEY, SEAL_CONTEXT + header + b"\n" + bytes(digest))
 
 
 def seals_digest(seals: Iterable[bytes]) -> bytes:

@@ -171,9 +171,12 @@ class LineKind(LabelledEnum):
 
 
 class LineStatus(LabelledEnum):
-    PENDING = "pending", "待发放"
+    """A line is frozen with its roll. It is paid when its township's posting exists (see
+    ``PayrollPosting``): payment writes one row per township, not one update per line."""
+
+    PENDING = "pending", "应发"
     HELD = "held", "暂停发放"
-    PAID = "paid", "已发放"
+    CANCELLED = "cancelled", "已作废"
 
 
 class PeriodStatus(LabelledEnum):

@@ -8,10 +8,12 @@ materialised path) so that selectors cut it to the actor's area with one prefix 
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from minzheng.assistance.enums import (
     LIVE_ENROLMENT,
@@ -406,7 +408,6 @@ class PayrollRoll(BaseModel):
     seals_digest = models.BinaryField(max_length=32, null=True)
     bank_file_digest = models.CharField("银行文件摘要", max_length=64, blank=True)
     bank_file_at = models.DateTimeField(null=True, blank=True)
-    groups_done = models.JSONField("已入账街道", default=list, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -417,15 +418,34 @@ class PayrollRoll(BaseModel):
         ]
 
 
-class PayrollLine(models.Model):
-    """One payment of a roll. ``payment_key`` is unique per (roll, beneficiary, month); the seal is
-    an HMAC-SM3 over the frozen snapshot and the amounts. A given enrolment-month (or grant) can be
-    in the PAID state once only, across all rolls: the database refuses a second payment."""
+class LineQuerySet(models.QuerySet["PayrollLine"]):
+    def paid(self) -> LineQuerySet:
+        """Lines whose township's posting exists: money has moved for them."""
+        return self.filter(status=LineStatus.PENDING).filter(
+            Exists(PayrollPosting.objects.filter(roll_id=OuterRef("roll_id"), township_code=OuterRef("township_code"))))
 
-    roll = models.ForeignKey(PayrollRoll, on_delete=models.PROTECT, related_name="lines")
+    def unpaid(self) -> LineQuerySet:
+        return self.filter(status=LineStatus.PENDING).exclude(
+            Exists(PayrollPosting.objects.filter(roll_id=OuterRef("roll_id"), township_code=OuterRef("township_code"))))
+
+    def with_paid(self) -> LineQuerySet:
+        return self.annotate(is_paid=Exists(PayrollPosting.objects.filter(
+            roll_id=OuterRef("roll_id"), township_code=OuterRef("township_code"))))
+
+
+class PayrollLine(models.Model):
+    """One payment of a roll, frozen with it. ``payment_key`` is unique per (roll, beneficiary, month).
+    The seal is an HMAC-SM3 over the amounts and ``snapshot_digest`` (SM3 of ``snapshot``, the
+    canonical JSON text of the frozen inputs), so payment re-checks what it pays without re-reading
+    every snapshot, and approval re-checks both. At most one live (pending) line exists per
+    enrolment-month and per grant across all rolls (partial UNIQUE indexes), so nothing can be paid twice.
+    A line is paid once its township's ``PayrollPosting`` exists; lines are never updated for it."""
+
+    roll = models.ForeignKey(PayrollRoll, on_delete=models.PROTECT, related_name="lines", db_index=False)
     payment_key = models.CharField("业务流水号", max_length=120, unique=True)
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, null=True, blank=True, related_name="lines")
-    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, null=True, blank=True, related_name="lines")
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, null=True, blank=True, related_name="lines",
+                                  db_index=False)
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, null=True, blank=True, related_name="lines", db_index=False)
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
     program = models.CharField(max_length=16, choices=Program.as_choices())
     kind = models.CharField(max_length=16, choices=LineKind.as_choices())
@@ -437,27 +457,47 @@ class PayrollLine(models.Model):
     amount_fen = models.BigIntegerField("应发(分)")
     adjustment_fen = models.BigIntegerField("补扣(分)", default=0)
     total_fen = models.BigIntegerField("实发(分)")
-    snapshot = models.JSONField()
+    snapshot = models.TextField("冻结快照(规范JSON)")
+    snapshot_digest = models.BinaryField(max_length=32)
     seal = models.BinaryField(max_length=32)
-    status = models.CharField(max_length=8, choices=LineStatus.as_choices(), default=LineStatus.PENDING)
+    status = models.CharField(max_length=16, choices=LineStatus.as_choices(), default=LineStatus.PENDING)
     hold_reason = models.CharField("暂停原因", max_length=200, blank=True)
-    ledger_txn_id = models.BigIntegerField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LineQuerySet.as_manager()
 
     class Meta:
         verbose_name = "发放明细"
         indexes = [
             models.Index(fields=["roll", "township_code", "status"], name="assist_line_roll_idx"),
-            models.Index(fields=["person"], name="assist_line_person_idx"),
             models.Index(fields=["enrolment", "for_month"], name="assist_line_enrol_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["enrolment", "for_month"], condition=Q(status=LineStatus.PAID),
-                                    name="assist_line_paid_once_per_month"),
-            models.UniqueConstraint(fields=["grant"], condition=Q(status=LineStatus.PAID),
-                                    name="assist_line_grant_paid_once"),
+            models.UniqueConstraint(fields=["enrolment", "for_month"], condition=Q(status=LineStatus.PENDING),
+                                    name="assist_line_live_once_per_month"),
+            models.UniqueConstraint(fields=["grant"], condition=Q(status=LineStatus.PENDING),
+                                    name="assist_line_grant_live_once"),
             models.CheckConstraint(condition=Q(total_fen__gte=0) & Q(amount_fen__gte=0), name="assist_line_nonneg"),
         ]
+
+    @property
+    def snapshot_data(self) -> dict[str, Any]:
+        return dict(json.loads(self.snapshot))
+
+
+class PayrollPosting(models.Model):
+    """One township's share of a roll posted to the ledger (idempotency key
+    ``assistance:payroll:<roll>:<township>``): the lines of that township are paid from then on."""
+
+    roll = models.ForeignKey(PayrollRoll, on_delete=models.PROTECT, related_name="postings")
+    township_code = models.CharField(max_length=12)
+    ledger_txn_id = models.BigIntegerField("记账凭证", null=True, blank=True)
+    lines = models.PositiveIntegerField("笔数")
+    total_fen = models.BigIntegerField("金额(分)")
+    posted_at = models.DateTimeField("入账时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "发放入账"
+        constraints = [models.UniqueConstraint(fields=["roll", "township_code"], name="assist_posting_once")]
 
 
 # ------------------------------------------------------------------------------------------ visits

@@ -17,9 +17,10 @@ def assistance_panel(actor: Actor, person: Any) -> dict[str, Any] | None:
                       .order_by("-start_month", "-id")[:10])
     payments = payments_of(actor=actor, person_id=person.pk, limit=6)
     visits = visit_list(actor=actor, person_id=person.pk, limit=5)
+    can_apply = actor.has_permission(AssistancePerm.APPLY) and person.status == "active"
     if not (enrolments or payments or visits):
-        return {"empty": True, "enrolments": [], "payments": [], "visits": []}
-    return {"empty": False, "enrolments": enrolments, "payments": payments, "visits": visits,
+        return {"empty": True, "enrolments": [], "payments": [], "visits": [], "can_apply": can_apply}
+    return {"empty": False, "enrolments": enrolments, "payments": payments, "visits": visits, "can_apply": can_apply,
             "can_visit": actor.has_permission(AssistancePerm.RECORD_VISIT)}
 
 

@@ -36,7 +36,6 @@ from django.utils import timezone
 
 from minzheng.assistance import domain
 from minzheng.assistance.enums import (
-    LineStatus,
     Program,
     TaskStatus,
 )
@@ -321,7 +320,7 @@ def _grants(rng: random.Random, planned: list[Planned], scale: float, recurring:
         plan += [(rng.choice(kinds), amount, 1) for amount in amounts]
     months = _months()
     apps, grants = [], []
-    people = {pid: p for pid, p in recipients}
+    people = dict(recipients)
     person_ids = sorted(people)
     for i, (program, amount, persons) in enumerate(plan):
         pid = person_ids[rng.randrange(len(person_ids))]
@@ -384,7 +383,7 @@ def _visits(rng: random.Random, month: dt.date) -> int:
     if month.month in (1, 4, 7, 10):
         quarter = domain.quarter_of(month)
         HappinessDelivery.objects.bulk_create(
-            (HappinessDelivery(enrolment_id=v.enrolment_id, quarter=quarter, delivered_on=v.visited_at.date(), visit=v,
+            (HappinessDelivery(enrolment_id=v.enrolment_id or 0, quarter=quarter, delivered_on=v.visited_at.date(), visit=v,
                                area_path=v.area_path, recorded_by_name="seed:caseworker", items="政策告知、服务清单、联系人信息")
              for v in visits), batch_size=2000, ignore_conflicts=True)
     return len(visits)
@@ -429,15 +428,15 @@ def _records(rng: random.Random, scale: float, planned: list[Planned]) -> None:
     ProjectBeneficiary.objects.bulk_create(
         (ProjectBeneficiary(project_id=pr, person_id=pe, joined_on=dt.date(YEAR, 6, 1), outcome="已服务")
          for pr, pe in sorted(links)), batch_size=2000)
-    homes_for = [p for p in persons if p.household_id][: _scaled(HOUSING_HOMES, scale)]
+    homes_for = [(p, p.household_id) for p in persons if p.household_id][: _scaled(HOUSING_HOMES, scale)]
     HousingImprovement.objects.bulk_create(
         (HousingImprovement(
-            household_id=p.household_id, person_id=p.person_id, division_id=p.division_id, area_path=p.area_path,
+            household_id=hid, person_id=p.person_id, division_id=p.division_id, area_path=p.area_path,
             township_code=c.township_code(p.area_path), year=YEAR,
             works=rng.choice(("屋顶防漏修缮", "卫生间适老化改造", "电路改造与照明", "墙面地面修缮、防滑处理")),
             budget_fen=rng.randrange(8_000, 30_000) * 100, status="accepted",
             surveyed_on=dt.date(YEAR, rng.randrange(1, 7), 10), completed_on=dt.date(YEAR, rng.randrange(7, 12), 20),
-            recorded_by_name="seed") for p in homes_for), batch_size=1000)
+            recorded_by_name="seed") for p, hid in homes_for), batch_size=1000)
 
 
 def _economy(rng: random.Random, scale: float, planned: list[Planned]) -> None:
@@ -452,7 +451,7 @@ def _economy(rng: random.Random, scale: float, planned: list[Planned]) -> None:
                  .values_list("household_id").annotate(n=Count("id")))
     paths = dict(Person.objects.filter(household_id__in=ids[: wanted * 2], relation_to_head="head")
                  .values_list("household_id", "area_path"))
-    rows = []
+    rows: list[HouseholdEconomy] = []
     for hid in ids[: wanted * 2]:
         if hid in enrolled or hid not in paths or len(rows) >= wanted:
             continue
@@ -517,7 +516,7 @@ def seed_assistance(*, scale: float, seed: int, progress: Progress | None = None
 
 def figures(year: int = YEAR) -> dict[str, Any]:
     """The year's figures counted from the records (what the cockpit will show)."""
-    paid = PayrollLine.objects.filter(status=LineStatus.PAID, for_month__year=year)
+    paid = PayrollLine.objects.filter(for_month__year=year).paid()
     assistance = paid.exclude(program=Program.LONGEVITY)
     agg = assistance.aggregate(fen=Sum("total_fen"), persons=Sum("persons"))
     dec = dt.date(year, 12, 1)

@@ -127,7 +127,7 @@ def roll_get(*, actor: Actor, uid: Any) -> PayrollRoll:
 
 def roll_lines(*, actor: Actor, roll: PayrollRoll, status: str = "", township: str = "") -> QuerySet[PayrollLine]:
     _require(actor)
-    qs = PayrollLine.objects.filter(roll=roll, area_path__startswith=actor.scope_path).select_related("person")
+    qs = PayrollLine.objects.filter(roll=roll, area_path__startswith=actor.scope_path).select_related("person").with_paid()
     if status in LineStatus.value_set():
         qs = qs.filter(status=status)
     if township:
@@ -151,8 +151,8 @@ def roll_summary(*, actor: Actor, roll: PayrollRoll) -> list[SummaryRow]:
     names = dict(Division.objects.filter(level="township").values_list("code", "name"))
     rows: dict[str, SummaryRow] = {}
     for town, program, n, persons, total in (
-        PayrollLine.objects.filter(roll=roll, area_path__startswith=actor.scope_path)
-        .exclude(status=LineStatus.HELD).values_list("township_code", "program")
+        PayrollLine.objects.filter(roll=roll, area_path__startswith=actor.scope_path, status=LineStatus.PENDING)
+        .values_list("township_code", "program")
         .annotate(n=Count("id"), p=Sum("persons"), t=Sum("total_fen")).order_by("township_code", "program")
     ):
         row = rows.setdefault(town, SummaryRow(town, names.get(town, town)))
@@ -165,8 +165,8 @@ def roll_summary(*, actor: Actor, roll: PayrollRoll) -> list[SummaryRow]:
 
 def payments_of(*, actor: Actor, person_id: int, limit: int = 12) -> list[PayrollLine]:
     _require(actor)
-    return list(PayrollLine.objects.filter(person_id=person_id, area_path__startswith=actor.scope_path,
-                                           status=LineStatus.PAID).order_by("-for_month", "-id")[:limit])
+    return list(PayrollLine.objects.filter(person_id=person_id, area_path__startswith=actor.scope_path).paid()
+                .order_by("-for_month", "-id")[:limit])
 
 
 # ----------------------------------------------------------------------------------- visits

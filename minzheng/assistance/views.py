@@ -30,6 +30,7 @@ from minzheng.assistance.enums import (
     RescueStage,
     VisitPlace,
 )
+from minzheng.assistance.models import PayrollLine
 from minzheng.assistance.permissions import AssistancePerm
 from minzheng.assistance.services import applications as app_services
 from minzheng.assistance.services import discovery, enrolment, payroll, records, visits
@@ -253,6 +254,7 @@ def application_detail(request: HttpRequest, uid: str) -> HttpResponse:
         "attachment_kinds": AttachmentKind.as_choices(), "income_kinds": IncomeKind.as_choices(),
         "decision_yuan": _yuan(app.decision_amount_fen), "flash": _popflash(request), "today": _today().isoformat(),
         "requested_yuan": _yuan(app.requested_fen) if app.requested_fen else "",
+        "action_labels": domain.ACTION_LABELS,
     })
 
 
@@ -355,7 +357,8 @@ def enrolment_detail(request: HttpRequest, uid: str) -> HttpResponse:
     e = selectors.enrolment_get(actor=actor, uid=uid)
     return render(request, "assistance/enrolment_detail.html", {
         "e": e, "members": e.members.select_related("person").order_by("id"), "reviews": e.reviews.order_by("-id")[:10],
-        "payments": e.lines.filter(area_path__startswith=actor.scope_path).order_by("-for_month", "-id")[:12],
+        "payments": PayrollLine.objects.filter(enrolment=e, area_path__startswith=actor.scope_path).with_paid()
+        .order_by("-for_month", "-id")[:12],
         "adjustments": e.adjustments.order_by("-id")[:10], "exit_reasons": ExitReason.as_choices(),
         "adjust_kinds": AdjustmentKind.as_choices(), "explain": (e.last_trace or {}).get("explain", "").splitlines(),
         "can_manage": actor.has_permission(AssistancePerm.MANAGE_ENROLMENT), "flash": _popflash(request),

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from minzheng.core import crypto
@@ -115,12 +115,12 @@ def seed_meals(*, scale: float, seed: int, year: int = 2023, progress: Progress 
     timings["diners"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    day_books, abroad_books, loaded = _meals(rng, rules, point_rows, diner_rows, n_meals, year, progress)
+    loaded = _meals(rng, rules, point_rows, diner_rows, n_meals, year, progress)
     timings["meals"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     if with_ledger:
-        _ledger(day_books, abroad_books, point_rows, progress)
+        seed_ledger(year=year, progress=progress)
     timings["ledger"] = time.perf_counter() - mark
     with connection.cursor() as cur:
         for model in (MealService, Diner, MealPoint):
@@ -276,7 +276,7 @@ MEAL_COLUMNS = (
 
 def _meals(rng: np.random.Generator, rules: domain.RuleSet | None, points: list[dict[str, Any]],
            diners: dict[str, Any], target: int, year: int,
-           progress: Progress) -> tuple[dict[Any, Any], dict[Any, Any], int]:
+           progress: Progress) -> int:
     """Draw the year day by day (vectorised), price each meal with the engine (cached per distinct
     age, categories and price) and stream rows to the database."""
     start = date(year, 1, 1)
@@ -303,8 +303,6 @@ def _meals(rng: np.random.Generator, rules: domain.RuleSet | None, points: list[
     peer_list = list(PEERS)
     payer_rule = rules.payer_rule if rules else "home_district"
     quotes: dict[tuple[int, int, int], tuple[int, int, int, bool, str, str]] = {}
-    day_books: dict[tuple[str, date], dict[str, Any]] = {}
-    abroad_books: dict[tuple[str, date], dict[str, Any]] = {}
     writer = _Writer()
     loaded = 0
     pg = connection.vendor == "postgresql"
@@ -338,11 +336,11 @@ def _meals(rng: np.random.Generator, rules: domain.RuleSet | None, points: list[
             age = int(ages[k])
             if abroad[k]:
                 region = peer_list[i % len(peer_list)]
-                point_id, point_code = abroad_points[region]
+                point_id = abroad_points[region][0]
                 price = 1600 if slot != Slot.BREAKFAST else 500
             else:
                 pt = points[int(pidx[k])]
-                point_id, point_code, price, region = pt["id"], pt["code"], int(meal_prices[k]), YUHANG
+                point_id, price, region = pt["id"], int(meal_prices[k]), YUHANG
             key = (min(age, 100), int(cat_id[i]), price)
             q = quotes.get(key)
             if q is None:
@@ -356,23 +354,9 @@ def _meals(rng: np.random.Generator, rules: domain.RuleSet | None, points: list[
             did = int(ids[i])
             if abroad[k]:
                 tender_json = "{}"
-                if payer == YUHANG and disc + sub:
-                    ab = abroad_books.setdefault((region, day), {"benefit": 0, "meals": 0, "point": point_code})
-                    ab["benefit"] += disc + sub
-                    ab["meals"] += 1
                 channel = Channel.INTEROP
             else:
                 tender_json = f'{{"{tender}": {self_pay}}}' if self_pay else "{}"
-                book = day_books.get((point_code, day))
-                if book is None:
-                    book = day_books[(point_code, day)] = {"price": 0, "payers": defaultdict(int),
-                                                           "tenders": defaultdict(int), "meals": 0}
-                book["price"] += price
-                book["meals"] += 1
-                if disc + sub:
-                    book["payers"][payer] += disc + sub
-                if self_pay:
-                    book["tenders"][tender] += self_pay
                 channel = Channel.SEED
             if pg:
                 writer.line(f"{point_id}\t{did}\t{iso}\t{slot}\t{stamp}\t{stamp}\t{price}\t{disc}\t{sub}\t0\t"
@@ -389,7 +373,7 @@ def _meals(rng: np.random.Generator, rules: domain.RuleSet | None, points: list[
             writer.flush()
         progress("助餐记录", d + 1, days)
     writer.flush()
-    return day_books, abroad_books, loaded
+    return loaded
 
 
 def _sqlite_stamp(day: date, hh: int, mm: int) -> str:
@@ -444,38 +428,128 @@ class _Writer:
 # --- ledger -----------------------------------------------------------------------------------------
 
 
-def _ledger(day_books: dict[tuple[str, date], dict[str, Any]], abroad_books: dict[tuple[str, date], dict[str, Any]],
-            points: list[dict[str, Any]], progress: Progress) -> None:
+def seed_ledger(*, year: int, progress: Progress = lambda *a: None) -> int:
+    """Post the seeded year to the ledger, aggregated from the meal records themselves (so it can
+    be re-run: keys already posted are skipped): one ``meal.seed_day`` per point and day, and one
+    ``meal.interop`` per other district and day for what Yuhang pays for its diners there."""
+    from minzheng.ledger.models import Transaction
+
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    seeded = MealService.objects.filter(service_date__gte=start, service_date__lte=end,
+                                        channel__in=[Channel.SEED, Channel.INTEROP], status="served")
+    local = seeded.filter(canteen_region=YUHANG)
+    books_by_day: dict[tuple[str, date], dict[str, Any]] = {}
+    for code, day, n, price in (local.values_list("point__code", "service_date").annotate(n=Count("id"), p=Sum("price_fen"))
+                                .values_list("point__code", "service_date", "n", "p")):
+        books_by_day[(code, day)] = {"meals": n, "price": int(price), "payers": {}, "tenders": {}}
+    for code, day, payer, fen in (local.filter(subsidised=True).values_list("point__code", "service_date", "payer")
+                                  .annotate(b=Sum("discount_fen") + Sum("subsidy_fen"))
+                                  .values_list("point__code", "service_date", "payer", "b")):
+        if fen:
+            books_by_day[(code, day)]["payers"][payer] = int(fen)
+    with connection.cursor() as cur:  # self-pay per tender: the tenders JSON holds one key per seeded meal
+        table = connection.ops.quote_name(MealService._meta.db_table)
+        point_table = connection.ops.quote_name(MealPoint._meta.db_table)
+        tender_sql = ("m.tenders->>'{t}'" if connection.vendor == "postgresql" else "json_extract(m.tenders, '$.{t}')")
+        for tender in Tender:
+            cur.execute(
+                f"SELECT p.code, m.service_date, SUM(CAST({tender_sql.format(t=tender.value)} AS BIGINT)) "  # noqa: S608
+                f"FROM {table} m JOIN {point_table} p ON p.id = m.point_id "
+                f"WHERE m.service_date >= %s AND m.service_date <= %s AND m.canteen_region = %s AND m.status = 'served' "
+                f"AND m.channel = %s AND {tender_sql.format(t=tender.value)} IS NOT NULL GROUP BY 1, 2",
+                [start, end, YUHANG, Channel.SEED])
+            for code, day, fen in cur.fetchall():
+                if isinstance(day, str):
+                    day = date.fromisoformat(day)
+                if fen:
+                    books_by_day[(code, day)]["tenders"][tender.value] = int(fen)
+    abroad = (seeded.exclude(canteen_region=YUHANG).filter(payer=YUHANG, subsidised=True)
+              .values_list("canteen_region", "service_date", "point__code")
+              .annotate(n=Count("id"), b=Sum("discount_fen") + Sum("subsidy_fen")))
+    done_keys = set(Transaction.objects.filter(idempotency_key__startswith="meals:seed").values_list(
+        "idempotency_key", flat=True))
+    points = {p.code: p for p in MealPoint.objects.filter(region=YUHANG)}
+    total = len(books_by_day) + abroad.count()
+    batch = _Batch()
+    try:
+        posted = _post_days(books_by_day, abroad, done_keys, points, batch, total, progress)
+    except BaseException as exc:
+        batch.abort(exc)
+        raise
+    batch.close()
+    progress("助餐记账", total, total)
+    return posted
+
+
+def _post_days(books_by_day: dict[tuple[str, date], dict[str, Any]], abroad: Any, done_keys: set[str],
+               points: dict[str, MealPoint], batch: _Batch, total: int, progress: Progress) -> int:
     from minzheng.ledger.services import txn_post
 
     tz = timezone.get_default_timezone()
-    division = {p["code"]: p["division"] for p in points}
-    names = {p["code"]: p["name"] for p in points}
-    total = len(day_books) + len(abroad_books)
-    for done, ((code, day), book) in enumerate(sorted(day_books.items())):
+    posted = 0
+    for i, ((code, day), book) in enumerate(sorted(books_by_day.items())):
+        key = f"meals:seedday:{code}:{day:%Y%m%d}"
+        if i % 500 == 0:
+            progress("助餐记账", i, total)
+        if key in done_keys:
+            continue
+        batch.tick()
+        point = points[code]
         lines: list[tuple[str, int]] = []
         for payer, fen in sorted(book["payers"].items()):
             account = books.public_account(payer=payer, point_code=code, point_region=YUHANG)
-            books.ensure([account], division_code=division[code], point_name=names[code], owner=("meal_point", code))
+            books.ensure([account], division_code=point.division_id or f"{YUHANG}000000", point_name=point.name,
+                         owner=("meal_point", code))
             lines.append((account, fen))
         lines += [(books.selfpay(code, t), fen) for t, fen in sorted(book["tenders"].items())]
         lines.append((books.payable(code), -book["price"]))
-        if len(lines) < 2:
-            continue
-        txn_post(actor=None, key=f"meals:seedday:{code}:{day:%Y%m%d}", kind="meal.seed_day", lines=lines,
-                 occurred_at=datetime.combine(day, dtime(12, 0), tzinfo=tz), memo=f"{names[code]} {day:%Y-%m-%d} 历史数据",
+        txn_post(actor=None, key=key, kind="meal.seed_day", lines=lines,
+                 occurred_at=datetime.combine(day, dtime(12, 0), tzinfo=tz), memo=f"{point.name} {day:%Y-%m-%d} 历史数据",
                  metadata={"meals": book["meals"], "point": code})
-        if done % 500 == 0:
-            progress("助餐记账", done, total)
-    for (region, day), ab in sorted(abroad_books.items()):
-        if not ab["benefit"]:
+        posted += 1
+    for region, day, code, n, fen in abroad:
+        key = f"meals:seedinterop:{region}:{code}:{day:%Y%m%d}"
+        if key in done_keys or not fen:
             continue
-        codes = [books.benefit(YUHANG, ab["point"]), books.due_to(region)]
-        books.ensure(codes, division_code=f"{YUHANG}000000", point_name=f"{PEERS[region]}助餐点")
-        txn_post(actor=None, key=f"meals:seedinterop:{region}:{day:%Y%m%d}", kind="meal.interop",
-                 occurred_at=datetime.combine(day, dtime(12, 0), tzinfo=tz), memo=f"全城通 {PEERS[region]} {day}",
-                 lines=[(codes[0], ab["benefit"]), (codes[1], -ab["benefit"])], metadata={"meals": ab["meals"]})
-    progress("助餐记账", total, total)
+        batch.tick()
+        accounts = [books.benefit(YUHANG, code), books.due_to(region)]
+        books.ensure(accounts, division_code=f"{YUHANG}000000", point_name=f"{PEERS.get(region, region)}助餐点")
+        txn_post(actor=None, key=key, kind="meal.interop", occurred_at=datetime.combine(day, dtime(12, 0), tzinfo=tz),
+                 memo=f"全城通 {PEERS.get(region, region)} {day}", lines=[(accounts[0], int(fen)), (accounts[1], -int(fen))],
+                 metadata={"meals": n})
+        posted += 1
+    return posted
+
+
+class _Batch:
+    """Groups the seed's ledger postings 500 to a database transaction (one commit, not 500):
+    nothing else writes while the district is being seeded."""
+
+    SIZE = 500
+
+    def __init__(self) -> None:
+        self.block: Any = None
+        self.count = 0
+
+    def tick(self) -> None:
+        if connection.in_atomic_block and self.block is None:
+            return  # inside a caller's transaction (tests): nothing to group
+        if self.block is None or self.count >= self.SIZE:
+            self.close()
+            self.block = transaction.atomic()
+            self.block.__enter__()
+            self.count = 0
+        self.count += 1
+
+    def close(self) -> None:
+        if self.block is not None:
+            self.block.__exit__(None, None, None)
+            self.block = None
+
+    def abort(self, exc: BaseException) -> None:
+        if self.block is not None:
+            self.block.__exit__(type(exc), exc, exc.__traceback__)
+            self.block = None
 
 
 def stats_text(stats: dict[str, Any]) -> str:

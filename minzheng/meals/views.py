@@ -146,6 +146,8 @@ def canteen_confirm(request: HttpRequest) -> HttpResponse:
         return render(request, "meals/_result.html", {"error": exc})
     pending.pop(key, None)
     request.session[PENDING] = pending
+    if not request.headers.get("HX-Request"):  # submitted before the page's script took over
+        return redirect("meals:canteen")
     meal = result.meal
     cfg = selectors.point_config(item["point"])
     return render(request, "meals/_result.html", {

@@ -209,9 +209,10 @@ class Simulation:
 
 
 def simulate_home(home: SimHome, *, start_day: int, days: int, eval_from_day: int, seed: int,
-                  rates: Rates | None = None) -> Simulation:
+                  rates: Rates | None = None, eval_to_day: int | None = None) -> Simulation:
     """One home's stream for local days [start_day, start_day + days); emergencies are injected
-    only from ``eval_from_day`` (the days before are the baseline's history)."""
+    only in [``eval_from_day``, ``eval_to_day``) (the days before are the baseline's history; a
+    day or more after lets the last emergencies play out)."""
     rates = rates or Rates()
     rng = random.Random(  # noqa: S311 - synthetic data
         f"{seed}:{home.code}")
@@ -246,7 +247,7 @@ def simulate_home(home: SimHome, *, start_day: int, days: int, eval_from_day: in
     down_until = 0.0
     for day in range(start_day, start_day + days):
         d0 = domain.day_start(day)
-        evaluating = day >= eval_from_day
+        evaluating = eval_from_day <= day < (eval_to_day if eval_to_day is not None else start_day + days)
         wake = d0 + rng.gauss(p.wake, p.wake_sd) * HOUR
         bed = d0 + rng.gauss(p.bed, p.bed_sd) * HOUR
         if rng.random() < 0.05:
@@ -307,8 +308,11 @@ def simulate_home(home: SimHome, *, start_day: int, days: int, eval_from_day: in
             if segs:
                 seg = rng.choice(segs)
                 t = rng.uniform(seg.start, seg.end)
-                em.emit(t, sos, "sos", 1)
-                truth.append(Truth(home.code, "sos", t, t + 10 * MIN))
+                if em.alive(sos, t):
+                    em.emit(t, sos, "sos", 1)
+                    truth.append(Truth(home.code, "sos", t, t + 10 * MIN))
+                else:  # pressed while the button was dead: nothing was sent (its outage is a repair job)
+                    truth.append(Truth(home.code, "sos_lost", t, t + 10 * MIN, device=sos))
         if evaluating and meter and rng.random() < rates.water_leak:
             t = d0 + rng.uniform(0, 24) * HOUR
             dur = rng.uniform(8, 20) * HOUR
@@ -323,16 +327,19 @@ def simulate_home(home: SimHome, *, start_day: int, days: int, eval_from_day: in
         # Night: bathroom trips between bed and next wake (not when away or down).
         if wake_seg_end == bed and fall_at is None:
             next_wake = d0 + DAY + p.wake * HOUR
+            wander_at = None
+            if evaluating and p.dementia and watch and rng.random() < rates.wander:
+                wander_at = rng.uniform(max(bed + 1 * HOUR, d0 + 23.5 * HOUR), d0 + DAY + 3.5 * HOUR)
+                _wander(rng, em, home, pirs, door, watch, wander_at)
+                truth.append(Truth(home.code, "wander", wander_at, wander_at + 3 * HOUR))
             for _ in range(_poisson(rng, p.night_trips)):
                 t = rng.uniform(bed + 30 * MIN, next_wake - 20 * MIN)
+                if wander_at is not None and wander_at - 10 * MIN <= t <= wander_at + 3 * HOUR + 10 * MIN:
+                    continue  # not at home then
                 for k in range(rng.randint(1, 3)):
                     if pirs:
                         em.emit(t + k * 130, rng.choice(pirs), "motion", 1)
                 water.append((t + 60, 6.0))
-            if evaluating and p.dementia and watch and rng.random() < rates.wander:
-                t = rng.uniform(max(bed + 1 * HOUR, d0 + 23.5 * HOUR), d0 + DAY + 3.5 * HOUR)
-                _wander(rng, em, home, pirs, door, watch, t)
-                truth.append(Truth(home.code, "wander", t, t + 3 * HOUR))
 
     # Heartbeats (hourly, random phase, battery drains), PIR false triggers, water reports.
     for serial in all_serials:
@@ -564,16 +571,17 @@ def _q(values: list[float], q: float) -> float | None:
 
 
 def evaluate(truth: Sequence[Truth], alarms: Sequence[AlarmRecord], *, home_days: float,
-             eval_from: float) -> dict[str, Any]:
-    """Sensitivity and delay per emergency kind; false alarms per home-day (person alarms that
-    match no injected emergency, counted from ``eval_from``)."""
+             eval_from: float, eval_to: float | None = None) -> dict[str, Any]:
+    """Sensitivity and delay per emergency kind (injected in [``eval_from``, ``eval_to``)); false
+    alarms per home-day (person alarms in that window that match no injected emergency)."""
+    end = eval_to if eval_to is not None else float("inf")
     by_home: dict[str, list[AlarmRecord]] = {}
     for a in alarms:
         by_home.setdefault(a.home, []).append(a)
     used: set[int] = set()
     result: dict[str, Any] = {"home_days": round(home_days, 1), "kinds": {}}
     for kind, (types, window) in MATCH.items():
-        episodes = [t for t in truth if t.kind == kind and t.start >= eval_from]
+        episodes = [t for t in truth if t.kind == kind and eval_from <= t.start < end]
         delays: list[float] = []
         for ep in episodes:
             hits = [a for a in by_home.get(ep.home, ())
@@ -592,7 +600,7 @@ def evaluate(truth: Sequence[Truth], alarms: Sequence[AlarmRecord], *, home_days
             "delay_p90_min": round(_q(delays, 0.9) or 0, 1) if delays else None,
         }
     # Alarms raised while the elder is legitimately down/away after an emergency are part of it.
-    person = [a for a in alarms if a.alarm_type in domain.PERSON_ALARMS and a.at >= eval_from]
+    person = [a for a in alarms if a.alarm_type in domain.PERSON_ALARMS and eval_from <= a.at < end]
     episodes_by_home: dict[str, list[Truth]] = {}
     for t in truth:
         if t.kind in ("fall", "wander", "water_leak", "sos"):
@@ -600,6 +608,7 @@ def evaluate(truth: Sequence[Truth], alarms: Sequence[AlarmRecord], *, home_days
     false = [a for a in person if id(a) not in used
              and not any(ep.start <= a.at <= ep.end + 2 * HOUR for ep in episodes_by_home.get(a.home, ()))]
     inactivity_class = [a for a in false if a.alarm_type in domain.INACTIVITY_CLASS]
+    result["sos_lost"] = sum(1 for t in truth if t.kind == "sos_lost" and eval_from <= t.start < end)
     result["false_alarms"] = {
         "total": len(false),
         "per_home_day": round(len(false) / home_days, 5) if home_days else None,
@@ -624,8 +633,8 @@ def run_homes(homes: Sequence[SimHome], *, start_day: int, days: int, warmup: in
     alarms: list[AlarmRecord] = []
     n = 0
     for h in homes:
-        sim = simulate_home(h, start_day=start_day, days=warmup + days, eval_from_day=start_day + warmup, seed=seed,
-                            rates=rates)
+        sim = simulate_home(h, start_day=start_day, days=warmup + days + 1, eval_from_day=start_day + warmup,
+                            eval_to_day=start_day + warmup + days, seed=seed, rates=rates)
         got, stats = replay_home(h, sim.messages, sim.statuses, params)
         truth += sim.truth
         alarms += got

@@ -24,7 +24,6 @@ from minzheng.assistance.enums import (
     LineStatus,
     Program,
     ReviewOutcome,
-    RollStatus,
     Stability,
     TaskStatus,
 )
@@ -35,6 +34,7 @@ from minzheng.assistance.models import (
     EnrolmentReview,
     Grant,
     PayrollLine,
+    PayrollRoll,
     VisitTask,
 )
 from minzheng.assistance.permissions import AssistancePerm
@@ -269,17 +269,26 @@ def _terminate(e: Enrolment, reason: str, note: str, last_month: date, on: date)
     e.status, e.exit_reason, e.exit_note, e.exited_on = EnrolmentStatus.TERMINATED, reason, note[:1000], on
     e.end_month = last_month
     e.save(update_fields=["status", "exit_reason", "exit_note", "exited_on", "end_month", "updated_at"])
-    PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month, status=LineStatus.PENDING).exclude(
-        roll__status=RollStatus.PAID).update(status=LineStatus.HELD, hold_reason=f"已退出保障:{ExitReason(reason).label}")
-    overpaid = PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month, status=LineStatus.PAID) \
-        .aggregate(total=Sum("total_fen"))["total"] or 0
+    _hold(PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month), f"已退出保障:{ExitReason(reason).label}")
+    paid_after = PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month).paid()
+    overpaid = paid_after.aggregate(total=Sum("total_fen"))["total"] or 0
     if overpaid:
-        months = sorted({domain.month_label(m) for m in PayrollLine.objects.filter(
-            enrolment=e, for_month__gt=last_month, status=LineStatus.PAID).values_list("for_month", flat=True)})
+        months = sorted({domain.month_label(m) for m in paid_after.values_list("for_month", flat=True)})
         Adjustment.objects.create(enrolment=e, kind=AdjustmentKind.RECOVERY, amount_fen=-overpaid,
                                   months=",".join(months)[:200], reason=f"退出后多发金额追回({ExitReason(reason).label})",
                                   status=AdjustmentStatus.RECEIVABLE, created_by_name=c.SYSTEM_NAME)
     VisitTask.objects.filter(enrolment=e, month__gt=last_month, status=TaskStatus.PLANNED).update(status=TaskStatus.CANCELLED)
+
+
+def _hold(lines: Any, reason: str) -> int:
+    """Hold the not-yet-paid lines among ``lines``; the rolls are locked first, so a township being
+    paid at the same moment either paid them already (then they are owed back) or never sees them."""
+    unpaid = lines.unpaid()
+    rolls = sorted(set(unpaid.values_list("roll_id", flat=True)))
+    if not rolls:
+        return 0
+    list(PayrollRoll.objects.select_for_update().filter(pk__in=rolls).order_by("pk").values_list("pk", flat=True))
+    return int(lines.unpaid().update(status=LineStatus.HELD, hold_reason=reason[:200]))
 
 
 def enrolment_exit(*, actor: Actor, enrolment: Enrolment | int, reason: str, note: str, last_month: Any = None) -> Enrolment:
@@ -395,8 +404,7 @@ def _stop_person(person_id: int, reason: str, on: date, label: str) -> None:
                     e.suspended_reason = f"收款人{label},请变更收款人并复核"
                     e.next_review_on = today
                     e.save(update_fields=["status", "suspended_reason", "next_review_on", "updated_at"])
-                    PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month, status=LineStatus.PENDING) \
-                        .exclude(roll__status=RollStatus.PAID).update(status=LineStatus.HELD, hold_reason=f"收款人{label}")
+                    _hold(PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month), f"收款人{label}")
                 else:
                     _terminate(e, reason, f"收款人{label}({on.isoformat()})", last_month, today)
             else:
@@ -404,8 +412,7 @@ def _stop_person(person_id: int, reason: str, on: date, label: str) -> None:
                 e.save(update_fields=["next_review_on", "updated_at"])
             stopped.append(str(e.uid))
         Grant.objects.filter(person_id=person_id, status=GrantStatus.APPROVED, emergency=False).update(status=GrantStatus.CANCELLED)
-        PayrollLine.objects.filter(person_id=person_id, for_month__gt=last_month, status=LineStatus.PENDING) \
-            .exclude(roll__status=RollStatus.PAID).update(status=LineStatus.HELD, hold_reason=f"收款人{label}")
+        _hold(PayrollLine.objects.filter(person_id=person_id, for_month__gt=last_month), f"收款人{label}")
         if stopped:
             audit_record(actor=None, event_type=f"assistance.enrolment.{reason}", object_type="assistance.person",
                          object_id=person_id, extra={"enrolments": stopped, "on": on.isoformat()})

@@ -65,15 +65,18 @@ def test_adjustments_never_pay_below_zero_and_keep_the_debt(amount, adjustments)
 
 
 def test_the_seal_covers_the_snapshot_and_every_amount():
-    base = domain.LineSealInput("k", "r", "b", "p", "dibao", "regular", "2024-06", 2, 100, 0, 100, household([1, 2]))
-    seal = domain.line_seal(base)
-    assert len(seal) == 32
-    assert seal == domain.line_seal(base)
     from dataclasses import replace
 
-    for change in ({"amount_fen": 101}, {"total_fen": 99}, {"persons": 3}, {"snapshot": household([1, 3])},
-                   {"payment_key": "k2"}, {"for_month": "2024-07"}):
-        assert domain.line_seal(replace(base, **change)) != seal
+    base = domain.LineSealInput("k", "r", "b", "p", "dibao", "regular", "2024-06", 2, 100, 0, 100)
+    digest = domain.snapshot_digest(domain.canonical(household([1, 2])))
+    seal = domain.line_seal(base, digest)
+    assert len(seal) == 32 and seal == domain.line_seal(base, digest)
+    for change in ({"amount_fen": 101}, {"total_fen": 99}, {"persons": 3}, {"payment_key": "k2"},
+                   {"for_month": "2024-07"}, {"adjustment_fen": -1}):
+        assert domain.line_seal(replace(base, **change), digest) != seal
+    assert domain.line_seal(base, domain.snapshot_digest(domain.canonical(household([1, 3])))) != seal
+    with pytest.raises(ValueError):
+        domain.line_seal(replace(base, program="di|bao"), digest).hex()
 
 
 @pytest.mark.parametrize(("name", "masked"), [("张三", "张*"), ("王秀英", "王*英"), ("欧阳娜娜", "欧**娜"), ("李", "李")])

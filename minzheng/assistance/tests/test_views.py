@@ -130,3 +130,70 @@ def test_person_page_panel_shows_enrolment_payments_and_visits(world, staff, rf)
     assert "低保" in html
     assert "1,718.00" in html
     assert assistance_panel(staff.worker_b, person)["empty"]  # another community sees nothing of it
+
+
+def _routes():
+    from django.urls import URLResolver, get_resolver
+
+    from minzheng.assistance.tests import urls as test_urls
+
+    for entry in get_resolver(test_urls).url_patterns:
+        if isinstance(entry, URLResolver) and entry.namespace == "assistance":
+            yield from entry.url_patterns
+
+
+def _fill(pattern, world) -> str:
+    from django.urls import reverse
+
+    kwargs = {}
+    for name in pattern.pattern.converters:
+        kwargs[name] = {"uid": str(world["app"].uid)}.get(name, "approve")
+    route = str(pattern.pattern)
+    if "uid" in kwargs:
+        if route.startswith("enrolments"):
+            kwargs["uid"] = str(world["enrolment"].uid)
+        elif route.startswith("payroll"):
+            kwargs["uid"] = str(world["roll"].uid)
+        elif route.startswith(("visits", "applications/new")):
+            kwargs["uid"] = str(world["people"][0].uid)
+    return reverse(f"assistance:{pattern.name}", kwargs=kwargs)
+
+
+def _text(response) -> str:
+    """What a caller can read in a response: the page, or every cell of a spreadsheet download."""
+    if response.get("Content-Type", "").startswith("application/vnd.openxmlformats"):
+        import io
+
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(response.content), read_only=True)
+        return " ".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row)
+    return response.content.decode()
+
+
+def test_every_route_answers_without_a_500_for_every_kind_of_caller(world, client, login, make_staff):
+    """Anonymous → login; a role without the grant (助餐点操作员) → 403; a sibling community → never
+    a 500 and never the other community's data; the district → a page, a redirect or a clear refusal."""
+    outsider = make_staff(("canteen_operator",), "330110005001", username="canteen")
+    sibling = make_staff(("community_worker", "caseworker"), "330110005002", username="sibling")
+    district = make_staff(("district_admin",), "330110000000", username="district_x")
+    name = world["people"][0].name
+    for pattern in _routes():
+        url = _fill(pattern, world)
+        client.logout()
+        for method in ("get", "post"):
+            r = getattr(client, method)(url)
+            assert r.status_code in (302, 405), (url, method, r.status_code)
+            if r.status_code == 302:
+                assert "/login/" in r["Location"], url
+        login(outsider)
+        assert client.get(url).status_code in (403, 405), url
+        login(sibling)
+        for method in ("get", "post"):
+            r = getattr(client, method)(url)
+            assert r.status_code < 500, (url, method)
+            assert name not in _text(r) or r.status_code == 302, (url, method)
+        login(district)
+        for method in ("get", "post"):
+            r = getattr(client, method)(url)
+            assert r.status_code < 500, (url, method)

@@ -106,6 +106,7 @@ def test_operator_serves_a_queue_from_the_canteen_page(live_server: Any, tablet:
     page.keyboard.type(second.card)
     page.keyboard.press("Enter")
     expect(page.locator(".big-amt")).to_have_text("¥12.00")
+    expect(page.locator("#confirm-button")).to_be_focused()
     page.keyboard.press("Enter")  # cash, the first method, is preselected
     expect(page.locator("#panel .done")).to_contain_text("现金")
     expect(page.locator("#totals")).to_contain_text("2 餐")

@@ -173,3 +173,17 @@ def test_a_regular_diner_who_stops_coming_raises_a_care_signal_once(site, make_d
     sig = received[0]
     assert (sig.source, sig.kind, sig.person_uid) == ("meals", "diner_absent", str(regular.person_obj.uid))
     assert "6天未就餐" in sig.reason
+
+
+def test_nightly_jobs_run_from_the_command_line(site, make_diner, capsys):
+    import json
+
+    from django.core.management import call_command
+
+    diner = make_diner()
+    with time_machine.travel(MAY6, tick=False):
+        eat(site, diner, "night-0001")
+    call_command("meals_nightly", "--date", "2024-05-07")
+    out = json.loads(capsys.readouterr().out)
+    assert out["reconciled_points"] == 1
+    assert out["reconcile_problems"] == 0

@@ -120,7 +120,8 @@ class IngestConsumer:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connected.clear()
-        log.warning("ingest: disconnected (%s); reconnecting", reason)
+        if getattr(reason, "is_failure", True):
+            log.warning("ingest: disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self.stats.received += 1
@@ -149,32 +150,28 @@ class IngestConsumer:
         return batch
 
     def _take_batch(self, inbox: queue.Queue[mqtt.MQTTMessage], wait: float) -> list[mqtt.MQTTMessage]:
-        end = time.monotonic() + wait
-        while True:
-            urgent = self._take_urgent()
-            if urgent:
-                return urgent
+        if inbox is self.urgent:
             try:
-                first = inbox.get(timeout=0.02)
-                break
+                first = inbox.get(timeout=wait)
             except queue.Empty:
-                if time.monotonic() >= end:
-                    return []
+                return []
+            return [first, *self._take_urgent()]
+        try:
+            first = inbox.get(timeout=wait)
+        except queue.Empty:
+            return []
         batch = [first]
         deadline = time.monotonic() + self.batch_seconds
-        while len(batch) < self.batch_size and not self.urgent_waiting():
-            timeout = min(0.02, deadline - time.monotonic())
+        while len(batch) < self.batch_size:
+            timeout = deadline - time.monotonic()
             if timeout <= 0:
                 break
             try:
                 batch.append(inbox.get(timeout=timeout))
             except queue.Empty:
-                if time.monotonic() >= deadline:
-                    break
+                break
         return batch
 
-    def urgent_waiting(self) -> bool:
-        return not self.urgent.empty()
 
     def _ingest(self, batch: list[mqtt.MQTTMessage], stop: threading.Event) -> BatchOutcome | None:
         envelopes = [Envelope(payload=m.payload, gateway_code=gateway_of(m.topic), ref=m.mid) for m in batch]
@@ -204,14 +201,17 @@ class IngestConsumer:
                 acks[gw].append([item.device, item.seq, item.status, item.reason])
         for gw, items in acks.items():
             if gw:
-                self.client.publish(ack_topic(gw), json.dumps({"acks": items}, ensure_ascii=False), qos=1)
+                # QoS 0: a lost ack only makes the gateway resend, which the UNIQUE (device, seq) absorbs
+                self.client.publish(ack_topic(gw), json.dumps({"acks": items}, ensure_ascii=False), qos=0)
 
     def run(self, stop: threading.Event | None = None, *, max_envelopes: int | None = None,
             idle_exit: float | None = None) -> ConsumerStats:
         stop = stop or threading.Event()
         done = threading.Event()
+        # Worker -1 serves the urgent lane only (SOS, fall, smoke, gas): it never waits behind a
+        # batch of heartbeats another worker is committing.
         threads = [threading.Thread(target=self._work, args=(k, stop, done, max_envelopes, idle_exit), daemon=True)
-                   for k in range(1, self.workers)]
+                   for k in (-1, *range(1, self.workers))]
         for t in threads:
             t.start()
         self._work(0, stop, done, max_envelopes, idle_exit)
@@ -221,13 +221,13 @@ class IngestConsumer:
 
     def _work(self, k: int, stop: threading.Event, done: threading.Event, max_envelopes: int | None,
               idle_exit: float | None) -> None:
-        inbox = self.inboxes[k]
+        inbox = self.urgent if k < 0 else self.inboxes[k]
         idle_since = time.monotonic()
         try:
             while not stop.is_set() and not done.is_set():
                 batch = self._take_batch(inbox, 0.2)
                 if not batch:
-                    if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                    if k >= 0 and idle_exit is not None and time.monotonic() - idle_since > idle_exit:
                         done.set()
                     continue
                 idle_since = time.monotonic()

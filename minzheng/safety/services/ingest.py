@@ -60,6 +60,7 @@ from minzheng.safety.services.devices import device_back_online, ticket_auto_clo
 
 log = logging.getLogger(__name__)
 INSERT_CHUNK = 500
+GATEWAY_SEEN_COALESCE = 60.0
 
 
 @dataclass
@@ -185,12 +186,16 @@ def _prepare(envelopes: Sequence[Envelope], now: datetime) -> tuple[list[_Item],
     ids = {e.gateway_id for e in envelopes if e.gateway_id is not None}
     gw_by_code: dict[str, tuple[int, int]] = {}
     gw_by_id: dict[int, tuple[int, int]] = {}
+    stale = now - timedelta(seconds=GATEWAY_SEEN_COALESCE)
+    fresh: set[int] = set()
     if codes or ids:
-        for pk, code, home_id in Gateway.objects.filter(Q(code__in=codes) | Q(pk__in=ids)).values_list(
-            "pk", "code", "home_id"
+        for pk, code, home_id, seen in Gateway.objects.filter(Q(code__in=codes) | Q(pk__in=ids)).values_list(
+            "pk", "code", "home_id", "last_seen_at"
         ):
             gw_by_code[code] = (pk, home_id)
             gw_by_id[pk] = (pk, home_id)
+            if seen is not None and seen > stale:
+                fresh.add(pk)  # "last seen" is kept to the minute: no write for every message
     gateways_seen: set[int] = set()
     env_home: dict[int, int | None] = {}
     for ei, env in enumerate(envelopes):
@@ -202,7 +207,8 @@ def _prepare(envelopes: Sequence[Envelope], now: datetime) -> tuple[list[_Item],
                     outcomes[ei].error, outcomes[ei].detail = RejectReason.UNKNOWN_GATEWAY, "未登记的网关"
             else:
                 env_home[ei] = gw[1]
-                gateways_seen.add(gw[0])
+                if gw[0] not in fresh:
+                    gateways_seen.add(gw[0])
 
     items: list[_Item] = []
     seen_keys: set[tuple[int, int]] = set()
@@ -489,6 +495,16 @@ def _lock_states(home_ids: list[int]) -> dict[int, _Row]:
     return states
 
 
+def _save_states(rows: list[_Row], fields: set[str]) -> None:
+    """Write the changed states: the silence history (a JSON document) only where it changed."""
+    gap_rows = [r for r in rows if "gap_hist" in r.__dict__.get("_changed", ())]
+    plain = sorted(fields - {"gap_hist"})
+    if plain:
+        bulk_update_fast(HomeState, rows, [*plain, "updated_at"])
+    if gap_rows:
+        bulk_update_fast(HomeState, gap_rows, ["gap_hist"])
+
+
 def _fold(new: list[_Item], now: datetime) -> int:
     """Fold new readings into each home's state in time order; apply the signals; save."""
     by_home: dict[int, list[_Item]] = defaultdict(list)
@@ -518,11 +534,12 @@ def _fold(new: list[_Item], now: datetime) -> int:
         changed = state_to_row(state, row)  # type: ignore[arg-type]
         if changed:
             row.updated_at = now
+            row._changed = changed
             changed_rows.append(row)
             changed_fields |= changed
         if signals:
             alarms += len(apply_signals(home=_home(info), signals=signals, now=now))
-    bulk_update_fast(HomeState, changed_rows, [*sorted(changed_fields), "updated_at"])
+    _save_states(changed_rows, changed_fields)
     _devices_latest(new, homes, now)
     return alarms
 
@@ -649,10 +666,11 @@ def homes_evaluate_due(*, now: datetime | None = None, limit: int = 5000, chunk:
                 changed = state_to_row(state, row)  # type: ignore[arg-type]
                 if changed:
                     row.updated_at = now
+                    row._changed = changed
                     changed_rows.append(row)
                     changed_fields |= changed
                 if signals:
                     alarms += len(apply_signals(home=_home(info), signals=signals, now=now))
                 evaluated += 1
-            bulk_update_fast(HomeState, changed_rows, [*sorted(changed_fields), "updated_at"])
+            _save_states(changed_rows, changed_fields)
     return evaluated, alarms

@@ -1,5 +1,6 @@
-"""HTTP ingest (POST /api/v1/safety/ingest with a gateway's X-API-Key): the same code path as
-MQTT after decode; a key used for another home's devices is refused per reading and counted."""
+"""HTTP ingest (POST /api/v1/safety/ingest with a gateway's X-API-Key, through the platform's API
+with its authentication and permission checks): the same code path as MQTT after decode; a key
+used for another home's devices is refused per reading and counted."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 from minzheng.accounts.services import api_key_create
 from minzheng.safety.models import IngestCounter, IngestRejection, RawEvent
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("minzheng.safety.tests.urls_http")]
+pytestmark = pytest.mark.django_db
 URL = "/api/v1/safety/ingest"
 
 

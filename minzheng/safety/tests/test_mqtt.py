@@ -148,7 +148,7 @@ def test_the_persistent_session_keeps_messages_while_the_consumer_is_away(broker
         device.publish("GW-A", _reading(seq, 60))
     time.sleep(0.5)
     with Running(_consumer(broker)):
-        assert device.wait_all_acked(30)  # delivered from the broker's queue, never resent
+        assert device.wait_all_acked(90)  # delivered from the broker's queue, never resent
     device.stop()
     assert RawEvent.objects.filter(device__serial="PIR-A").count() == 60
 
@@ -167,8 +167,17 @@ def test_malformed_messages_never_stop_the_consumer(broker, home_a):
         raw.publish("minzheng/safety/GW-NONE/up", b'{"device":"PIR-A","seq":1}', qos=1).wait_for_publish(5)
         for seq in range(1, 21):
             device.publish("GW-A", _reading(seq, 20))
-        assert device.wait_all_acked(30)
+        assert device.wait_all_acked(90)
         device.stop()
     raw.loop_stop()
     assert RawEvent.objects.count() == 20
     assert consumer.stats.rejected >= 2
+
+
+def test_urgent_readings_take_the_fast_lane():
+    from minzheng.safety.management.mqtt import URGENT, gateway_of
+
+    assert URGENT.search(b'{"device":"S1","seq":3,"ts":1,"type":"sos","value":1}')
+    assert URGENT.search(b'[{"type": "heartbeat"}, {"type" : "smoke", "value": 1}]')
+    assert not URGENT.search(b'{"device":"P1","seq":3,"ts":1,"type":"motion","value":1}')
+    assert gateway_of("minzheng/safety/GW-A/up") == "GW-A"

@@ -14,7 +14,8 @@
     input.focus();
   }
   document.addEventListener("DOMContentLoaded", ready);
-  document.addEventListener("htmx:afterSwap", function (evt) {
+  // After settle: htmx has then wired the new form, so Enter on the focused button goes through htmx.
+  document.addEventListener("htmx:afterSettle", function (evt) {
     var target = evt.detail && evt.detail.target;
     if (!target || target.id !== "panel") { return; }
     if (target.querySelector("[data-done]") || target.querySelector(".quote-error") && !target.querySelector("[autofocus]")) {

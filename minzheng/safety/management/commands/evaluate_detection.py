@@ -57,7 +57,8 @@ class Command(BaseCommand):
                       .values_list("home__code", "alarm_type", "raised_at", "first_seen_at")]
         else:
             raise CommandError("give --events FILE (offline replay) or --db")
-        result = simulation.evaluate(truth, alarms, home_days=len(homes) * meta["days"], eval_from=meta["eval_from"])
+        result = simulation.evaluate(truth, alarms, home_days=len(homes) * meta["days"], eval_from=meta["eval_from"],
+                                     eval_to=meta.get("eval_to"))
         if o["json"]:
             self.stdout.write(json.dumps(result, ensure_ascii=False))
             return

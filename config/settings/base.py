@@ -143,6 +143,15 @@ MINZHENG = {
     "IP_THROTTLE_WINDOW": timedelta(minutes=10),
     "PASSWORD_MAX_AGE": timedelta(days=90),
     "EXPORT_MAX_ROWS": 5000,
+    # AC-5: an export of more rows than this needs a second person's approval; one person may
+    # export at most EXPORT_DAILY_ROWS rows a day.
+    "EXPORT_APPROVAL_ROWS": 100,
+    "EXPORT_DAILY_ROWS": 1000,
+    # AUTH-8: the 三员 screens (accounts, roles, keys, audit log), and every screen of a 三员
+    # holder, answer 404 outside these networks (the government intranet's ranges).
+    "ADMIN_NETWORKS": tuple(env.list(
+        "MINZHENG_ADMIN_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    )),
     "UPLOAD_MAX_BYTES": 5 * 1024 * 1024,
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -9,13 +9,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import auth
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from minzheng.accounts.services import logout_record, password_expired
-from minzheng.core.access import declared_permissions, is_public
+from minzheng.core.access import ADMIN_ROLES, declared_permissions, holders_of, is_public
+from minzheng.core.middleware import in_admin_network
 from minzheng.core.policy import policy
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,11 @@ def _to_login(request: HttpRequest, message: str) -> HttpResponse:
     return redirect(f"{reverse(settings.LOGIN_URL)}?next={request.path}")
 
 
+def is_admin_route(perms: tuple[str, ...]) -> bool:
+    """A route for the 三员 only: one of its permissions is held by no other role."""
+    return any((holders := holders_of(p)) and holders <= ADMIN_ROLES for p in perms)
+
+
 class RouteAccessMiddleware:
     """Every view must declare its permissions (``@requires``/``@login_only``/``@public``).
 
@@ -75,6 +81,12 @@ class RouteAccessMiddleware:
         if is_public(view_func):
             return None
         user: Any = request.user
+        # AUTH-8: the 三员 screens, and anything a 三员 holder opens, exist only on the
+        # management networks; elsewhere they are 404, before any login prompt gives them away.
+        admin = is_admin_route(perms) or (user.is_authenticated and user.is_admin_role)
+        if admin and not in_admin_network(request):
+            log.warning("admin route %s refused from outside the management networks", request.path)
+            raise Http404
         if not user.is_authenticated:
             return _to_login(request, "请先登录")
         match = request.resolver_match

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import ipaddress
 import uuid
 from collections.abc import Callable
@@ -23,6 +24,22 @@ def client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(raw))
     except ValueError:
         return None
+
+
+@functools.cache
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
+
+
+def in_admin_network(request: HttpRequest) -> bool:
+    """Whether the request comes from an allow-listed management network (AUTH-8)."""
+    from minzheng.core.policy import policy
+
+    ip = client_ip(request)
+    if ip is None:
+        return False
+    address = ipaddress.ip_address(ip)
+    return any(address in net for net in _networks(policy().admin_networks))
 
 
 class RequestContextMiddleware:

@@ -22,7 +22,10 @@ class Policy:
     ip_throttle_window: timedelta
     password_max_age: timedelta
     export_max_rows: int
+    export_approval_rows: int
+    export_daily_rows: int
     upload_max_bytes: int
+    admin_networks: tuple[str, ...]
 
 
 def policy() -> Policy:

@@ -9,6 +9,7 @@ class SafetyConfig(AppConfig):
     def ready(self) -> None:
         from minzheng.core.access import register_grants
         from minzheng.core.events import subscribe
+        from minzheng.core.navigation import Entry, register
         from minzheng.core.seeding import SeedStep, register_seed_step
         from minzheng.people.events import CareSignalRaised, PersonDied, PersonMovedOut
         from minzheng.people.panels import Panel, register_panel
@@ -26,3 +27,9 @@ class SafetyConfig(AppConfig):
             "safety", "安居守护", "safety/panels/home.html", 60, SafetyPerm.VIEW,
             lambda actor, person: home_panel(actor=actor, person=person),
         ))
+        for entry in (
+            Entry("舒心养老", "安居守护 · 监控台", "safety:console", SafetyPerm.VIEW, 110),
+            Entry("舒心养老", "安居守护 · 交接班", "safety:handover", SafetyPerm.VIEW, 120),
+            Entry("舒心养老", "安居守护 · 统计报表", "safety:metrics", SafetyPerm.VIEW_METRICS, 130),
+        ):
+            register(entry)

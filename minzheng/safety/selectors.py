@@ -460,3 +460,56 @@ def risk_list(*, actor: Actor, week_start: date | None = None, division_code: st
 
 def care_check_count(*, actor: Actor, since: datetime) -> int:
     return incident_scope(actor=actor).filter(alarm_type=AlarmType.CARE_CHECK, opened_at__gte=since).count()
+
+
+# --- The console ---------------------------------------------------------------------------------
+
+
+def dispatch_candidates(*, actor: Actor, incident: Incident) -> list[Any]:
+    """Accounts an incident may be dispatched to: active staff of the incident's community or an
+    area above it, inside the actor's own area, who may respond to incidents (nearest first)."""
+    from minzheng.accounts.selectors import staff_list
+
+    incident_get(actor=actor, pk=incident.pk)
+    codes = [c for c in incident.area_path.split("/") if c]
+    prefixes = ["/".join(codes[: i + 1]) + "/" for i in range(len(codes))]
+    rows = staff_list(actor=actor).filter(is_active=True, division__path__in=prefixes)
+    out = [s for s in rows[:500] if s.has_permission(SafetyPerm.RESPOND_INCIDENT)]
+    return sorted(out, key=lambda s: (-len(s.division.path), s.full_name))
+
+
+@dataclass(frozen=True)
+class ShiftReport:
+    """The shift handover: what was opened, resolved and closed in [start, end), what is still
+    open (and overdue), and what staff wrote down during the shift."""
+
+    start: datetime
+    end: datetime
+    summary: dict[str, Any]
+    opened: list[Incident]
+    resolved: list[Incident]
+    closed: list[Incident]
+    still_open: list[Incident]
+    overdue: list[Incident]
+    notes: list[IncidentEntry]
+    escalations: list[IncidentEntry]
+
+
+def shift_report(*, actor: Actor, start: datetime, end: datetime, now: datetime | None = None) -> ShiftReport:
+    now = now or timezone.now()
+    summary = incident_handover(actor=actor, start=start, end=end)
+    scope = incident_scope(actor=actor).select_related("home", "person", "division", "assignee")
+    entries = IncidentEntry.objects.filter(
+        incident__in=incident_scope(actor=actor), at__gte=start, at__lt=end
+    ).select_related("incident").order_by("at", "id")
+    still_open = summary["still_open"]
+    return ShiftReport(
+        start=start, end=end, summary=summary,
+        opened=list(scope.filter(opened_at__gte=start, opened_at__lt=end).order_by("opened_at")[:500]),
+        resolved=list(scope.filter(resolved_at__gte=start, resolved_at__lt=end).order_by("resolved_at")[:500]),
+        closed=list(scope.filter(closed_at__gte=start, closed_at__lt=end).order_by("closed_at")[:500]),
+        still_open=still_open,
+        overdue=[i for i in still_open if i.next_deadline_at and i.next_deadline_at < now],
+        notes=list(entries.filter(action="note")[:500]),
+        escalations=list(entries.filter(action="escalate")[:500]),
+    )

@@ -247,12 +247,16 @@ def _perform(request: HttpRequest, action: str, pk: int, call: Callable[[Any, di
     actor = _actor(request)
     incident = selectors.incident_get(actor=actor, pk=pk)  # 404 outside the actor's area
     values = {f: (request.POST.get(f) or "").strip() for f in fields} if request.method == "POST" else {}
+    bad = {f: "含有无法保存的控制字符" for f, v in values.items() if "\x00" in v}
+    values = {f: v.replace("\x00", "") for f, v in values.items()}
     if request.method == "GET":
         context = _form_context(request, action, incident, values)
         context["dialog"] = _is_htmx(request)
         template = "safety/_action_form.html" if _is_htmx(request) else "safety/action.html"
         return render(request, template, context)
     try:
+        if bad:
+            raise ValidationFailed(bad, code="bad_characters")
         done = call(actor, values)
     except ApplicationError as exc:
         context = _form_context(request, action, incident, values)
@@ -347,14 +351,20 @@ def _current_shift(now: datetime) -> tuple[date, str]:
     return local.date(), key
 
 
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _parse_day(raw: str, field: str) -> date | None:
     raw = (raw or "").strip()
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ValidationFailed({field: "日期格式应为 YYYY-MM-DD"}, code="bad_date") from None
+    if not EARLIEST <= day <= LATEST:
+        raise ValidationFailed({field: "日期应在 2000–2099 年之间"}, code="bad_date")
+    return day
 
 
 def _bad_input(request: HttpRequest, template: str, exc: ApplicationError, context: dict[str, Any]) -> HttpResponse:
@@ -408,9 +418,11 @@ def _parse_month(raw: str) -> tuple[int, int] | None:
         return None
     try:
         year, month = (int(p) for p in raw.split("-"))
-        date(year, month, 1)
+        first = date(year, month, 1)
     except ValueError:
         raise ValidationFailed({"month": "月份格式应为 YYYY-MM"}, code="bad_month") from None
+    if not EARLIEST <= first <= LATEST:
+        raise ValidationFailed({"month": "月份应在 2000–2099 年之间"}, code="bad_month")
     return year, month
 
 

@@ -165,6 +165,10 @@ def test_handover_and_metrics_render(sos, login, operator):
     ("/safety/handover/", {"day": "2026-13-01"}, "日期"),
     ("/safety/metrics/", {"month": "2026-13"}, "月份"),
     ("/safety/metrics/", {"day": "yesterday"}, "日期"),
+    ("/safety/metrics/", {"month": "9999-12"}, "月份"),
+    ("/safety/metrics/", {"month": "2026-1-1"}, "月份"),
+    ("/safety/metrics/", {"day": "9999-12-31"}, "日期"),
+    ("/safety/handover/", {"day": "0001-01-01", "shift": "night"}, "日期"),
 ])
 def test_bad_report_parameters_name_the_field(sos, login, operator, url, params, field):
     r = login(operator).get(url, params)
@@ -237,6 +241,8 @@ def test_a_false_alarm_needs_its_reason(sos, login, operator):
     ("resolve", {}, "处置结果", "请选择处置结果"),
     ("resolve", {"outcome": "cancelled"}, "处置结果", "请选择处置结果"),
     ("note", {"note": ""}, "说明", "请填写备注"),
+    ("note", {"note": "夜间\x00来电"}, "说明", "含有无法保存的控制字符"),
+    ("resolve", {"outcome": "assisted", "note": "\x00"}, "说明", "含有无法保存的控制字符"),
 ])
 @pytest.mark.parametrize("htmx", [True, False])
 def test_bad_input_is_refused_naming_the_field_and_nothing_changes(sos, login, operator, action, data, field,

@@ -280,6 +280,9 @@
       case "Enter":
         if (!detailId && cur && !(tag === "A" || tag === "BUTTON")) { ev.preventDefault(); window.location.href = cur.dataset.url; }
         break;
+      case "Escape":
+        if (detailId && root.dataset.back) { ev.preventDefault(); window.location.href = root.dataset.back; }
+        break;
       case "a": ev.preventDefault(); run("acknowledge"); break;
       case "c": ev.preventDefault(); run("call"); break;
       case "d": ev.preventDefault(); run("dispatch"); break;

@@ -146,8 +146,11 @@ def test_operator_handles_a_new_sos_from_the_keyboard(live_server: Any, screen: 
     expect(dialog.locator(".error")).to_contain_text("派单对象:请选择派单对象")
     expect(dialog.locator("input[name=target]").first).to_be_focused()
     assert Incident.objects.get(pk=incident.pk).state == "verifying"
-    page.keyboard.press("1")
+    page.keyboard.press("3")  # 120 first: nobody is proposed as the assignee
+    expect(dialog.locator("select[name=assignee]")).to_have_value("")
+    page.keyboard.press("1")  # community worker: the community's own worker is proposed
     expect(page.locator("input[name=target][value=community_worker]")).to_be_checked()
+    expect(dialog.locator("select[name=assignee]")).to_have_value(str(worker_a.pk))
     page.keyboard.press("Enter")
     expect(dialog).to_be_hidden()
     expect(row).to_contain_text("已派单")

@@ -148,6 +148,11 @@
   if (board) {
     afterBoard();
     setInterval(tick, 1000);
+    // A critical incident nobody has acknowledged rings again every 30 seconds.
+    setInterval(function () {
+      var waiting = rows().some(function (r) { return r.dataset.severity === "critical" && r.dataset.state === "new"; });
+      if (waiting) { beep(); }
+    }, 30000);
     board.addEventListener("htmx:beforeSwap", function (ev) {
       if (ev.detail.target !== board) { return; }
       var text = ev.detail.xhr.responseText || "";
@@ -227,6 +232,19 @@
     if (ev.target.closest(".sc-cancel")) { dialog.close(); }
   });
   dialog.addEventListener("close", function () { dlgBody.innerHTML = ""; });
+  // Dispatch: choosing "community worker" proposes the nearest worker; another target clears a
+  // proposal the operator did not pick by hand (120 is not assigned to somebody by accident).
+  dlgBody.addEventListener("change", function (ev) {
+    var t = ev.target, select = dlgBody.querySelector("select[name=assignee]");
+    if (!select) { return; }
+    if (t === select) { select.dataset.picked = "1"; return; }
+    if (t.name !== "target" || select.dataset.picked) { return; }
+    if (t.value === "community_worker") {
+      if (!select.value && select.options.length > 1) { select.selectedIndex = 1; }
+    } else {
+      select.value = "";
+    }
+  });
   // Keys while the dialog is open (wherever the focus is, even between two renders of the form):
   // digits choose in the option group, Enter submits, Esc cancels.
   function dialogKey(ev) {

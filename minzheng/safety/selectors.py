@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from minzheng.accounts.selectors import staff_list
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import NotFound, PermissionDenied
 from minzheng.divisions.selectors import division_list
@@ -468,8 +469,6 @@ def care_check_count(*, actor: Actor, since: datetime) -> int:
 def dispatch_candidates(*, actor: Actor, incident: Incident) -> list[Any]:
     """Accounts an incident may be dispatched to: active staff of the incident's community or an
     area above it, inside the actor's own area, who may respond to incidents (nearest first)."""
-    from minzheng.accounts.selectors import staff_list
-
     incident_get(actor=actor, pk=incident.pk)
     codes = [c for c in incident.area_path.split("/") if c]
     prefixes = ["/".join(codes[: i + 1]) + "/" for i in range(len(codes))]

@@ -195,6 +195,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_handle": actor.has_permission(SafetyPerm.HANDLE_INCIDENT),
         "can_respond": actor.has_permission(SafetyPerm.RESPOND_INCIDENT),
         "is_open": incident.state not in (IncidentState.RESOLVED, IncidentState.FOLLOW_UP, IncidentState.CLOSED),
+        # A responder (not the console) acts once dispatched; the service has the final word.
+        "responder_turn": actor.has_permission(SafetyPerm.HANDLE_INCIDENT)
+        or incident.state in (IncidentState.DISPATCHED, IncidentState.ON_SITE),
     }
     if incident.home_id is not None:
         context.update(_card_context(actor, incident.home_id))

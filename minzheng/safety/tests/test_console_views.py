@@ -284,3 +284,18 @@ def test_a_worker_of_another_community_cannot_be_dispatched(sos, login, operator
     assert "处置人不负责该老人所在村社" in r.content.decode()
     assert snapshot(sos) == before
     assert COMMUNITY_A in sos.area_path
+
+
+def test_a_responder_is_offered_the_steps_once_dispatched(sos, login, operator, worker_a):
+    op = login(operator)
+    op.post(f"/safety/incidents/{sos.pk}/acknowledge/")
+    w = login(worker_a)
+    html = w.get(f"/safety/incidents/{sos.pk}/").content.decode()
+    assert 'data-action="resolve"' not in html
+    assert 'data-action="acknowledge"' not in html
+    op = login(operator)
+    op.post(f"/safety/incidents/{sos.pk}/dispatch/", {"target": "community_worker", "assignee": str(worker_a.pk)})
+    html = login(worker_a).get(f"/safety/incidents/{sos.pk}/").content.decode()
+    assert 'data-action="arrive"' in html
+    assert 'data-action="resolve"' in html
+    assert 'data-action="dispatch"' not in html

@@ -44,12 +44,22 @@ def _clean_ip(ip: str | None) -> str | None:
     return clean_ipv6_address(str(addr)) if addr.version == 6 else str(addr)
 
 
-def _db_now() -> Any:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SELECT clock_timestamp()")
-            return cur.fetchone()[0]
-    return timezone.now()
+def _advance_head() -> tuple[int, bytes, Any]:
+    """Take the next link of the chain: one UPDATE that locks the head row and returns the new
+    event id, the previous MAC and — on PostgreSQL — the database clock read after the lock was
+    granted, so timestamps follow the chain order (AU-1b)."""
+    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    clock = ", clock_timestamp()" if connection.vendor == "postgresql" else ""
+    sql = f"UPDATE {table} SET last_event_id = last_event_id + 1 WHERE id = 1 RETURNING last_event_id, last_mac{clock}"  # noqa: S608
+    with connection.cursor() as cur:
+        cur.execute(sql)
+        row = cur.fetchone()
+        if row is None:  # a database emptied by hand: the chain starts again at the genesis link
+            AuditChainHead.objects.get_or_create(pk=1)
+            cur.execute(sql)
+            row = cur.fetchone()
+    at = row[2] if clock else timezone.now()
+    return int(row[0]), bytes(row[1]), at
 
 
 def audit_record(
@@ -69,11 +79,12 @@ def audit_record(
     ``username`` names the account that was tried).
     """
     ctx = context.current()
-    with transaction.atomic():
-        head = AuditChainHead.objects.select_for_update().get_or_create(pk=1)[0]
+    # No savepoint: a failed audit insert dooms the caller's whole transaction (fail closed, AU-3).
+    with transaction.atomic(savepoint=False):
+        event_id, prev_mac, at = _advance_head()
         event = AuditEvent(
-            id=head.last_event_id + 1,
-            at=_db_now(),
+            id=event_id,
+            at=at,
             actor_id=getattr(actor, "pk", None),
             actor_username=_redact(getattr(actor, "username", "") or username)[:150],
             actor_roles=",".join(sorted(getattr(actor, "role_codes", ()) or ()))[:200],
@@ -87,13 +98,11 @@ def audit_record(
             result=result,
             reason=_redact(reason)[:500],
             extra=_redact(extra or {}),
-            prev_mac=bytes(head.last_mac) or GENESIS_MAC,
+            prev_mac=prev_mac or GENESIS_MAC,
         )
         event.mac = chain_mac(bytes(event.prev_mac), event)
         event.save(force_insert=True)
-        head.last_event_id = event.id
-        head.last_mac = event.mac
-        head.save(update_fields=["last_event_id", "last_mac"])
+        AuditChainHead.objects.filter(pk=1).update(last_mac=event.mac)
     return event
 
 

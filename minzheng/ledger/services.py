@@ -27,8 +27,8 @@ Posting, in order (a fixed number of queries whatever the number of lines):
    transaction, exactly as a replay — never a 500, never a second transaction;
 4. funds are checked on the locked rows: a no-overdraft account that would go below 0 on its
    normal side → 409 ``insufficient_funds``;
-5. postings are inserted (one statement) and balances moved with one ``UPDATE … SET balance_fen =
-   balance_fen + CASE …`` (F() expressions); the database CHECK refuses an overdraft regardless;
+5. postings are inserted (one statement) and balances moved with one ``UPDATE … FROM (VALUES …)``;
+   the database CHECK refuses an overdraft regardless;
 6. the audit row is written last, so the audit chain's head lock is held as briefly as possible.
 
 Lock order for domain services: post to the ledger *before* calling ``audit_record`` yourself in
@@ -45,7 +45,6 @@ from typing import Any
 
 from django.db import connection
 from django.db import transaction as db_transaction
-from django.db.models import BigIntegerField, Case, F, Value, When
 from django.db.models.functions import Now
 
 from minzheng.core import crypto
@@ -255,6 +254,18 @@ def _claim(txn: Transaction) -> bool:
     return True
 
 
+def _move_balances(moves: Sequence[tuple[int, int]]) -> None:
+    """``balance_fen += amount`` for every (account id, amount), in one UPDATE … FROM (VALUES …).
+    The accounts are already locked; the CHECK constraint still refuses an overdraft."""
+    table = connection.ops.quote_name(Account._meta.db_table)
+    values = ", ".join(["(%s, %s)"] * len(moves))
+    # Identifiers from the model's metadata; every value is a bound parameter.
+    sql = (f"UPDATE {table} SET balance_fen = balance_fen + v.column2 FROM (VALUES {values}) AS v "  # noqa: S608
+           f"WHERE {table}.id = v.column1")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [x for move in moves for x in move])
+
+
 def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: str = "") -> Transaction:
     """Steps 1–6 of the module docstring. The caller holds the atomic block."""
     existing = Transaction.objects.filter(idempotency_key=request.key).first()
@@ -313,14 +324,7 @@ def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: st
         Posting(txn_id=txn.id, account_id=account_id, amount_fen=amount, posted_at=posted_at)
         for account_id, _code, amount in postings
     )
-    Account.objects.filter(id__in=[a.id for a in rows]).update(
-        balance_fen=F("balance_fen")
-        + Case(
-            *(When(id=account_id, then=Value(amount)) for account_id, _code, amount in postings),
-            default=Value(0),
-            output_field=BigIntegerField(),
-        )
-    )
+    _move_balances([(account_id, amount) for account_id, _code, amount in postings])
     audit_record(
         actor=actor,
         event_type=event_type,

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from django.db import connection
 
 from conftest import COMMUNITY_A, COMMUNITY_B, DISTRICT
 from minzheng.core.exceptions import Conflict, NotFound, ValidationFailed
@@ -117,9 +116,9 @@ def test_query_count_is_fixed_whatever_the_number_of_lines(funded, django_assert
     two = [(b.bank, -100), (b.dibao_expense, 100)]
     five = [(b.wallet, 300), (b.subsidy_expense, 500), (b.cash, 700), (b.equity, 100), (b.operator, -1600)]
     # lookup key, lock accounts (+clock), insert txn, insert postings, update balances,
-    # audit (savepoint, head lock, [clock on PostgreSQL], insert, head update, release),
-    # and the savepoint pair of our own atomic() inside the test's transaction.
-    expected = 13 if connection.vendor == "postgresql" else 12
+    # audit (advance and lock the chain head, insert, head MAC), and the savepoint pair of our
+    # own atomic() inside the test's transaction.
+    expected = 10
 
     with django_assert_num_queries(expected):
         txn_post(actor=None, key="q2", kind="payroll.disburse", lines=two)

@@ -21,6 +21,10 @@ from minzheng.core.policy import policy
 
 log = logging.getLogger(__name__)
 AUTH_AT = "mz_auth_at"
+ACTIVE_AT = "mz_active_at"
+# Sent by screens that refresh themselves (the 24-hour console's board): such a request is served
+# but is not the member's activity, so it does not keep an unattended session alive (AUTH-5).
+BACKGROUND_HEADER = "X-MZ-Background"
 PASSWORD_CHANGE_URL = "web:password-change"  # noqa: S105 - a URL name
 # Where a signed-in member whose password has expired may still go (AUTH-3).
 _PASSWORD_EXPIRED_ALLOWED = {"web:password-change", "web:logout"}
@@ -42,6 +46,13 @@ class SessionLifetimeMiddleware:
                 auth.logout(request)
                 return _to_login(request, "登录已超过12小时,请重新登录")
             idle = cfg.admin_idle_timeout if user.is_admin_role else cfg.idle_timeout
+            now = time.time()
+            if now - request.session.get(ACTIVE_AT, started) > idle.total_seconds():
+                logout_record(staff=user, reason="空闲超时")
+                auth.logout(request)
+                return _to_login(request, "长时间未操作,请重新登录")
+            if request.headers.get(BACKGROUND_HEADER) != "1":
+                request.session[ACTIVE_AT] = now
             request.session.set_expiry(int(idle.total_seconds()))
         return self.get_response(request)
 

@@ -24,15 +24,19 @@ for _entry in (
 
 
 def menu_for(user: Any, path: str) -> list[dict[str, Any]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
+    """The entries the user may open, grouped; the one whose address is the longest prefix of
+    ``path`` is active (/safety/handover/ lights 交接班, not also 监控台 at /safety/)."""
+    visible: list[tuple[Entry, str]] = []
     for e in entries():
         if e.permission and not user.has_permission(e.permission):
             continue
         try:
-            url = reverse(e.url_name)
+            visible.append((e, reverse(e.url_name)))
         except NoReverseMatch:
             continue
-        groups.setdefault(e.group, []).append(
-            {"label": e.label, "url": url, "active": path == url or (url != "/" and path.startswith(url))}
-        )
+    matches = [url for _, url in visible if path == url or (url != "/" and path.startswith(url))]
+    active = max(matches, key=len, default=None)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e, url in visible:
+        groups.setdefault(e.group, []).append({"label": e.label, "url": url, "active": url == active})
     return [{"group": g, "items": items} for g, items in groups.items()]

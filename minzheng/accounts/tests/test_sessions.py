@@ -36,6 +36,19 @@ def test_idle_business_session_ends_after_thirty_minutes(worker, login, client):
         assert _goes_to_login(client.get("/"))
 
 
+def test_background_refreshes_do_not_keep_an_unattended_session_alive(worker, login, client):
+    """The console's board refreshes itself every few seconds; that is not the operator's activity."""
+    with time_machine.travel(START, tick=False) as clock:
+        login(worker)
+        assert client.get("/").status_code == 200
+        for _ in range(6):  # 30 minutes of background refreshes, nobody at the keyboard
+            clock.shift(timedelta(minutes=5))
+            assert client.get("/", headers={"X-MZ-Background": "1"}).status_code == 200
+        clock.shift(timedelta(minutes=1))
+        assert _goes_to_login(client.get("/", headers={"X-MZ-Background": "1"}))
+        assert AuditEvent.objects.filter(event_type="logout", reason="空闲超时").exists()
+
+
 @pytest.mark.parametrize("idle", [timedelta(minutes=15, seconds=1), timedelta(minutes=16)])
 def test_idle_admin_session_ends_after_fifteen_minutes(sysadmin, login, client, idle):
     with time_machine.travel(START, tick=False) as clock:

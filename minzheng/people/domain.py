@@ -47,6 +47,16 @@ class SearchQuery:
     value: str
 
 
+_DIGIT_RUN = re.compile(r"\d{5,}")
+
+
+def query_is_sensitive(raw: str) -> bool:
+    """A search text holding 5 or more digits in a row (a full or partial ID or phone number):
+    it must not travel in a URL nor be stored with an export request (security A10, DP-2).
+    A 4-digit phone tail is not sensitive."""
+    return bool(_DIGIT_RUN.search(re.sub(r"[\s-]", "", raw or "")))
+
+
 def classify_search(raw: str) -> SearchQuery:
     q = (raw or "").strip().replace(" ", "")
     if not q:

@@ -131,3 +131,47 @@ class MinorAccessGrant(BaseModel):
     class Meta:
         verbose_name = "未成年人档案查阅审批"
         indexes = [models.Index(fields=["requested_by_id", "person"], name="people_minor_grant_idx")]
+
+
+class ExportApproval(BaseModel):
+    """A second person's approval of one bulk export of the person list (security AC-5, A13).
+
+    Bound to the requester and to the exact criteria (``criteria`` and its ``fingerprint``); valid
+    for one export (``used_at``) within EXPORT_APPROVAL_HOURS of the decision, and for at most
+    ``row_count`` rows. ``scope_path`` is the requester's area: approvers see requests inside theirs.
+    """
+
+    requested_by_id = models.BigIntegerField("申请人ID")
+    requested_by_name = models.CharField("申请人", max_length=150)
+    scope_path = models.CharField("申请人数据范围", max_length=64)
+    criteria = models.JSONField("导出条件", default=dict)
+    fingerprint = models.CharField("条件摘要", max_length=64)
+    description = models.CharField("导出条件说明", max_length=300)
+    row_count = models.PositiveIntegerField("申请时条数")
+    reason = models.CharField("申请理由", max_length=200)
+    status = models.CharField("状态", max_length=16, choices=GrantStatus.as_choices(), default=GrantStatus.PENDING)
+    decided_by_id = models.BigIntegerField("审批人ID", null=True, blank=True)
+    decided_by_name = models.CharField("审批人", max_length=150, blank=True)
+    decided_at = models.DateTimeField("审批时间", null=True, blank=True)
+    expires_at = models.DateTimeField("有效期至", null=True, blank=True)
+    used_at = models.DateTimeField("使用时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "批量导出审批"
+        indexes = [models.Index(fields=["requested_by_id", "fingerprint"], name="people_export_appr_idx")]
+
+
+class ExportRecord(models.Model):
+    """One export of the person list and its row count: the per-person daily cap (AC-5) is one
+    SUM over these rows. Append-only in practice; nothing edits or deletes them."""
+
+    exported_by_id = models.BigIntegerField("导出人ID")
+    exported_by_name = models.CharField("导出人", max_length=150)
+    at = models.DateTimeField("导出时间")
+    rows = models.PositiveIntegerField("条数")
+    approval = models.ForeignKey(ExportApproval, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="exports", verbose_name="审批")
+
+    class Meta:
+        verbose_name = "人员导出记录"
+        indexes = [models.Index(fields=["exported_by_id", "at"], name="people_export_rec_idx")]

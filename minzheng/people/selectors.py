@@ -6,21 +6,33 @@ exports never include or count it (DESIGN §4.3, security AC-2).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from minzheng.core import crypto, identifiers
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import ApprovalRequired, NotFound, PermissionDenied
+from minzheng.core.policy import policy
 from minzheng.core.services import audit_record
+from minzheng.divisions.models import Division
 from minzheng.people.domain import SearchQuery, classify_search
-from minzheng.people.enums import GrantStatus, PersonStatus
-from minzheng.people.models import Household, MinorAccessGrant, Person, PersonPhone
+from minzheng.people.enums import GrantStatus, LivingArrangement, PersonStatus
+from minzheng.people.models import (
+    ExportApproval,
+    ExportRecord,
+    Household,
+    MinorAccessGrant,
+    Person,
+    PersonPhone,
+)
 from minzheng.people.permissions import PeoplePerm
 
 SEARCH_LIMIT = 50
@@ -182,3 +194,125 @@ def household_list(*, actor: Actor, division_code: str = "") -> QuerySet[Househo
 def person_by_id_number(*, actor: Actor, id_number: str) -> Person | None:
     value = identifiers.parse_id_number(id_number)
     return person_scope(actor=actor).filter(id_bidx=crypto.blind_index("id", value)).first()
+
+
+# --- Bulk export (security AC-5, attack A13) ------------------------------------------------------
+
+
+def export_criteria(*, filters: PersonFilters | None = None, query: str = "") -> dict[str, str]:
+    """The exact criteria of an export, as stored on its approval: same criteria, same fingerprint."""
+    f = filters or PersonFilters()
+    born = f.min_age_birth_before
+    return {
+        "query": (query or "").strip()[:40],
+        "division_code": f.division_code or "",
+        "status": f.status or "",
+        "born_on_or_before": born.isoformat() if born else "",
+        "living_arrangement": f.living_arrangement or "",
+        "tag": f.tag or "",
+    }
+
+
+def export_fingerprint(criteria: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(criteria, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def export_description(criteria: dict[str, str]) -> str:
+    """The criteria in words, for the approver: 顾家桥社区 · 在册 · 出生于1944-11-28及以前 · 检索“王”."""
+    parts: list[str] = []
+    if criteria.get("division_code"):
+        division = Division.objects.filter(code=criteria["division_code"]).first()
+        parts.append(division.name if division else criteria["division_code"])
+    if criteria.get("status"):
+        parts.append(dict(PersonStatus.as_choices()).get(criteria["status"], criteria["status"]))
+    else:
+        parts.append("全部状态")
+    if criteria.get("born_on_or_before"):
+        parts.append(f"出生于{criteria['born_on_or_before']}及以前")
+    if criteria.get("living_arrangement"):
+        parts.append(dict(LivingArrangement.as_choices()).get(criteria["living_arrangement"], ""))
+    if criteria.get("tag"):
+        parts.append(f"标签“{criteria['tag']}”")
+    if criteria.get("query"):
+        parts.append(f"检索“{criteria['query']}”")
+    return " · ".join(p for p in parts if p)[:300]
+
+
+def _exporter(actor: Actor) -> dict[str, Any]:
+    return {"exported_by_id": actor.pk, "exported_by_name": getattr(actor, "username", "")}
+
+
+def export_day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Today in Asia/Shanghai (the project's TIME_ZONE), as an aware [start, end) pair."""
+    today = timezone.localdate(now or timezone.now())
+    start = timezone.make_aware(datetime.combine(today, time.min))
+    return start, start + timedelta(days=1)
+
+
+def export_rows_today(*, actor: Actor) -> int:
+    """Rows this member of staff exported today: one SUM over their export records."""
+    start, end = export_day_bounds()
+    total = ExportRecord.objects.filter(at__gte=start, at__lt=end, **_exporter(actor)).aggregate(n=Sum("rows"))["n"]
+    return int(total or 0)
+
+
+def export_approval_usable(*, actor: Actor, fingerprint: str) -> ExportApproval | None:
+    """The requester's own approved, unexpired, unused approval of exactly these criteria."""
+    if actor.is_machine:
+        return None
+    return (
+        ExportApproval.objects.filter(
+            fingerprint=fingerprint, status=GrantStatus.APPROVED, expires_at__gt=timezone.now(),
+            used_at__isnull=True, **_requester(actor),
+        )
+        .order_by("-expires_at")
+        .first()
+    )
+
+
+def export_approval_pending(*, actor: Actor, fingerprint: str) -> ExportApproval | None:
+    return (
+        ExportApproval.objects.filter(fingerprint=fingerprint, status=GrantStatus.PENDING, **_requester(actor))
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def export_approval_queue(*, actor: Actor) -> QuerySet[ExportApproval]:
+    """Export requests an approver may decide: pending, from inside the approver's area, not their own."""
+    if not actor.has_permission(PeoplePerm.APPROVE_EXPORT):
+        raise PermissionDenied()
+    return (
+        ExportApproval.objects.filter(status=GrantStatus.PENDING, scope_path__startswith=actor.scope_path)
+        .exclude(**_requester(actor))
+        .order_by("created_at")
+    )
+
+
+@dataclass(frozen=True)
+class ExportStatus:
+    total: int
+    description: str
+    threshold: int
+    daily: int
+    used_today: int
+    pending: ExportApproval | None
+    approved: ExportApproval | None
+
+
+def export_status(*, actor: Actor, filters: PersonFilters | None = None, query: str = "") -> ExportStatus:
+    """Where an export of these criteria stands for the actor: rows, today's use, its approval."""
+    if not actor.has_permission(PeoplePerm.EXPORT_PERSON):
+        raise PermissionDenied()
+    criteria = export_criteria(filters=filters, query=query)
+    fingerprint = export_fingerprint(criteria)
+    rules = policy()
+    return ExportStatus(
+        total=person_count(actor=actor, filters=filters, query=query),
+        description=export_description(criteria),
+        threshold=rules.export_approval_rows,
+        daily=rules.export_daily_rows,
+        used_today=export_rows_today(actor=actor),
+        pending=export_approval_pending(actor=actor, fingerprint=fingerprint),
+        approved=export_approval_usable(actor=actor, fingerprint=fingerprint),
+    )

@@ -6,19 +6,21 @@ import io
 import uuid
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from minzheng.core import crypto
 from minzheng.core.access import Actor
 from minzheng.core.events import publish
 from minzheng.core.exceptions import (
+    ApplicationError,
     ApprovalRequired,
     Conflict,
     NotFound,
     PermissionDenied,
+    Throttled,
     ValidationFailed,
 )
 from minzheng.core.identifiers import mask_id_number, mask_phone
@@ -29,16 +31,35 @@ from minzheng.divisions.models import Division
 from minzheng.people import domain
 from minzheng.people.enums import GrantStatus, PersonStatus, Relation
 from minzheng.people.events import PersonDied, PersonMovedOut
-from minzheng.people.models import Household, MinorAccessGrant, Person, PersonPhone
+from minzheng.people.models import (
+    ExportApproval,
+    ExportRecord,
+    Household,
+    MinorAccessGrant,
+    Person,
+    PersonPhone,
+)
 from minzheng.people.permissions import PeoplePerm
 from minzheng.people.selectors import (
     PersonFilters,
+    export_approval_pending,
+    export_approval_queue,
+    export_approval_usable,
+    export_criteria,
+    export_description,
+    export_fingerprint,
+    export_rows_today,
     minor_grant_active,
     minor_grant_pending,
     minor_grant_queue,
+    person_count,
     person_list,
     person_scope,
 )
+
+# The same words whether the number is registered in the actor's area or in anyone else's: a
+# registration form must not tell a worker that someone lives elsewhere in the district (AC-2).
+DUPLICATE_ID = "身份证号已登记,请联系上级核实"
 
 REVEALABLE = {"id_number": "身份证号", "phone": "联系电话", "address": "居住地址"}
 
@@ -97,7 +118,7 @@ def person_create(*, actor: Actor, data: Mapping[str, Any]) -> Person:
     if "id_number" in cleaned and "id_number" not in errors:
         bidx = crypto.blind_index("id", cleaned["id_number"])
         if Person.objects.filter(id_bidx=bidx).exists():
-            errors["id_number"] = "该身份证号已登记"
+            errors["id_number"] = DUPLICATE_ID
     if errors:
         raise ValidationFailed(errors, code="bad_person")
     assert division is not None  # noqa: S101 - errors would have been raised
@@ -131,7 +152,7 @@ def person_create(*, actor: Actor, data: Mapping[str, Any]) -> Person:
             audit_record(actor=actor, event_type="person.create", object_type="person", object_id=person.uid,
                          extra={"division": division.code})
     except IntegrityError:
-        raise ValidationFailed({"id_number": "该身份证号已登记"}, code="bad_person") from None
+        raise ValidationFailed({"id_number": DUPLICATE_ID}, code="bad_person") from None
     return person
 
 
@@ -302,32 +323,173 @@ EXPORT_COLUMNS = (
 )
 
 
+EXPORT_APPROVAL_HOURS = 24
+_EXPORT_LOCK = 0x4D5A4558  # pg_advisory_xact_lock class id of "one exporter at a time"
+
+
+def _lock_exporter(actor: Actor) -> None:
+    """Serialise one member's exports so two at once cannot both pass the daily cap. SQLite
+    serialises writers by itself; PostgreSQL takes a transaction-scoped advisory lock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_EXPORT_LOCK, int(actor.pk) % 2**31])
+
+
+def _refuse_export(actor: Actor, error: ApplicationError, extra: dict[str, Any]) -> NoReturn:
+    """The refusal is the alert of A13: one audit row with result failure, nothing else written."""
+    audit_record(actor=actor, event_type="person.export_refused", object_type="person", result="failure",
+                 reason=error.message[:200], extra=extra)
+    raise error
+
+
 def person_export(*, actor: Actor, filters: PersonFilters | None = None, query: str = "") -> tuple[bytes, int]:
-    """An Excel file of the actor's scoped list, identifiers masked; audited (AU-1)."""
+    """An Excel file of the actor's scoped list, identifiers masked; audited (AU-1).
+
+    Security AC-5 / A13: more than ``export_approval_rows`` rows need the actor's own approved,
+    unused approval of exactly these criteria (used up by this export); nobody exports more than
+    ``export_daily_rows`` rows a calendar day (Asia/Shanghai); ``export_max_rows`` is the ceiling.
+    """
     from openpyxl import Workbook
 
     _require(actor, PeoplePerm.EXPORT_PERSON)
-    limit = policy().export_max_rows
+    rules = policy()
+    limit = rules.export_max_rows
     qs = person_list(actor=actor, filters=filters, query=query)
-    total = qs.count()
-    if total > limit:
-        raise ValidationFailed(
-            {"export": f"导出上限为 {limit} 条,当前 {total} 条,请缩小筛选范围"}, code="export_too_large"
-        )
+    criteria = export_criteria(filters=filters, query=query)
+    fingerprint = export_fingerprint(criteria)
+    refusal: ApplicationError | None = None
+    with transaction.atomic():
+        _lock_exporter(actor)
+        total = qs.count()
+        used = export_rows_today(actor=actor)
+        approval: ExportApproval | None = None
+        if total > limit:
+            raise ValidationFailed(
+                {"export": f"导出上限为 {limit} 条,当前 {total} 条,请缩小筛选范围"}, code="export_too_large"
+            )
+        if used + total > rules.export_daily_rows:
+            refusal = Throttled(
+                f"今日已导出 {used} 条,本次 {total} 条将超过每人每日导出上限 {rules.export_daily_rows} 条,"
+                "导出被拒绝;如确需导出,请明日再试或联系上级",
+                code="export_daily_limit", extra={"rows": total, "used_today": used},
+            )
+        elif total > rules.export_approval_rows:
+            approval = export_approval_usable(actor=actor, fingerprint=fingerprint)
+            if approval is not None:
+                approval = ExportApproval.objects.select_for_update().get(pk=approval.pk)
+                if approval.used_at is not None or approval.status != GrantStatus.APPROVED:
+                    approval = None
+            if approval is None:
+                pending = export_approval_pending(actor=actor, fingerprint=fingerprint)
+                refusal = ApprovalRequired(
+                    f"您的导出申请({total} 条)正在等待街道或区级审批" if pending else
+                    f"导出 {total} 条超过 {rules.export_approval_rows} 条,须经街道或区级审批后方可导出",
+                    code="export_approval_required", extra={"rows": total, "pending": pending is not None},
+                )
+            elif total > approval.row_count:
+                refusal = ApprovalRequired(
+                    f"当前 {total} 条多于审批时的 {approval.row_count} 条,请重新申请导出审批",
+                    code="export_approval_required", extra={"rows": total, "pending": False},
+                )
+                approval = None
+        if refusal is None:
+            content, rows = _export_workbook(Workbook, qs)
+            now = timezone.now()
+            if approval is not None:
+                approval.used_at = now
+                approval.save(update_fields=["used_at", "updated_at"])
+            ExportRecord.objects.create(exported_by_id=actor.pk, exported_by_name=getattr(actor, "username", ""),
+                                        at=now, rows=rows, approval=approval)
+            audit_record(actor=actor, event_type="person.export", object_type="person", result="success",
+                         extra={"rows": rows, "query": query[:40], "approval": approval.pk if approval else None,
+                                "filters": {k: v for k, v in criteria.items() if v and k != "query"}})
+            return content, rows
+    _refuse_export(actor, refusal, {"rows": total, "used_today": used, "code": refusal.code,
+                                    "query": query[:40]})
+
+
+def _export_workbook(workbook: Any, qs: Any) -> tuple[bytes, int]:
     townships = {d.code: d.name for d in Division.objects.filter(level=Level.TOWNSHIP)}
-    wb = Workbook(write_only=True)
+    wb = workbook(write_only=True)
     ws = wb.create_sheet("人员名单")
     ws.append([title for title, _ in EXPORT_COLUMNS])
     rows = 0
     for person in qs.iterator(chunk_size=2000):
-        person.township_name = townships.get(person.area_path.split("/")[1], "")  # type: ignore[attr-defined]
+        person.township_name = townships.get(person.area_path.split("/")[1], "")
         ws.append([get(person) for _, get in EXPORT_COLUMNS])
         rows += 1
     buf = io.BytesIO()
     wb.save(buf)
-    audit_record(actor=actor, event_type="person.export", object_type="person", result="success",
-                 extra={"rows": rows, "query": query[:40], "filters": {k: str(v) for k, v in vars(filters or PersonFilters()).items() if v}})
     return buf.getvalue(), rows
+
+
+def export_approval_request(
+    *, actor: Actor, filters: PersonFilters | None = None, query: str = "", reason: str
+) -> ExportApproval:
+    """Ask a second person (街道 or 区) to approve one export of more than ``export_approval_rows``
+    rows with exactly these criteria. A pending request for the same criteria is returned as is."""
+    _require(actor, PeoplePerm.EXPORT_PERSON)
+    if actor.is_machine:
+        raise PermissionDenied("接口密钥不能申请导出")
+    rules = policy()
+    reason = (reason or "").strip()
+    if len(reason) < 4:
+        raise ValidationFailed({"reason": "请说明导出理由(至少4个字)"}, code="reason_required")
+    if domain.query_is_sensitive(query):  # an ID or phone search never reaches 100 rows; never stored
+        raise ValidationFailed({"q": "按身份证号或手机号查询的结果无需审批,可直接导出"}, code="export_approval_not_needed")
+    total = person_count(actor=actor, filters=filters, query=query)
+    if total <= rules.export_approval_rows:
+        raise ValidationFailed(
+            {"export": f"共 {total} 条,不超过 {rules.export_approval_rows} 条,无需审批,可直接导出"},
+            code="export_approval_not_needed",
+        )
+    ceiling = min(rules.export_max_rows, rules.export_daily_rows)
+    if total > ceiling:
+        raise ValidationFailed(
+            {"export": f"共 {total} 条,超过每人每日导出上限 {ceiling} 条,请缩小筛选范围后再申请"},
+            code="export_too_large",
+        )
+    criteria = export_criteria(filters=filters, query=query)
+    fingerprint = export_fingerprint(criteria)
+    existing = export_approval_pending(actor=actor, fingerprint=fingerprint)
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        approval = ExportApproval.objects.create(
+            requested_by_id=actor.pk, requested_by_name=getattr(actor, "username", ""),
+            scope_path=actor.scope_path, criteria=criteria, fingerprint=fingerprint,
+            description=export_description(criteria), row_count=total, reason=reason[:200],
+        )
+        audit_record(actor=actor, event_type="export_approval.request", object_type="export_approval",
+                     object_id=approval.pk, reason=reason[:200],
+                     extra={"rows": total, "criteria": approval.description})
+    return approval
+
+
+def export_approval_decide(*, actor: Actor, approval_id: int, approve: bool) -> ExportApproval:
+    """Approve (one export within EXPORT_APPROVAL_HOURS) or reject. Nobody decides their own request;
+    a request from outside the approver's area does not exist for them (404)."""
+    _require(actor, PeoplePerm.APPROVE_EXPORT)
+    with transaction.atomic():
+        in_scope = ExportApproval.objects.filter(
+            pk=approval_id, status=GrantStatus.PENDING, scope_path__startswith=actor.scope_path
+        )
+        if in_scope.filter(requested_by_id=actor.pk, requested_by_name=getattr(actor, "username", "")).exists():
+            raise PermissionDenied("不能审批本人提交的导出申请", code="own_request")
+        approval = export_approval_queue(actor=actor).select_for_update().filter(pk=approval_id).first()
+        if approval is None:
+            raise NotFound("审批申请不存在、已处理,或不在您的管辖范围内")
+        now = timezone.now()
+        approval.status = GrantStatus.APPROVED if approve else GrantStatus.REJECTED
+        approval.decided_by_id, approval.decided_by_name, approval.decided_at = (
+            actor.pk, getattr(actor, "username", ""), now)
+        approval.expires_at = now + timedelta(hours=EXPORT_APPROVAL_HOURS) if approve else None
+        approval.save(update_fields=["status", "decided_by_id", "decided_by_name", "decided_at", "expires_at",
+                                     "updated_at"])
+        audit_record(actor=actor, event_type="export_approval.approve" if approve else "export_approval.reject",
+                     object_type="export_approval", object_id=approval.pk,
+                     extra={"requested_by": approval.requested_by_name, "rows": approval.row_count})
+    return approval
 
 
 MINOR_GRANT_DAYS = 7
@@ -341,6 +503,8 @@ def minor_access_request(*, actor: Actor, person_uid: Any, reason: str) -> Minor
     person = person_scope(actor=actor).filter(uid=person_uid).first() if _is_uuid(person_uid) else None
     if person is None:
         raise NotFound()
+    if not person.is_minor:
+        raise ValidationFailed({"person": "该人员已成年,查阅档案无需审批"}, code="not_a_minor")
     reason = (reason or "").strip()
     if len(reason) < 4:
         raise ValidationFailed({"reason": "请说明查阅理由(至少4个字)"}, code="reason_required")

@@ -6,20 +6,21 @@ from datetime import date
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from minzheng.core.access import Role, login_only, public, requires
 from minzheng.core.exceptions import ApplicationError, ApprovalRequired, ValidationFailed
-from minzheng.core.identifiers import mask_id_number, normalise_id_number
+from minzheng.core.identifiers import mask_id_number, mask_phone, normalise_id_number
 from minzheng.core.permissions import CorePerm
+from minzheng.core.policy import policy
 from minzheng.core.services import audit_search
 from minzheng.divisions.enums import Level
 from minzheng.divisions.selectors import division_list
 from minzheng.people import services as people_services
-from minzheng.people.domain import classify_search
+from minzheng.people.domain import classify_search, query_is_sensitive
 from minzheng.people.enums import (
     DisabilityCategory,
     HealthFlag,
@@ -31,7 +32,10 @@ from minzheng.people.enums import (
 from minzheng.people.panels import panels_for
 from minzheng.people.permissions import PeoplePerm
 from minzheng.people.selectors import (
+    ExportStatus,
     PersonFilters,
+    export_approval_queue,
+    export_status,
     household_get,
     household_members,
     minor_grant_pending,
@@ -88,44 +92,104 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- People -----------------------------------------------------------------------------------
 
 
-def _filters(request: HttpRequest) -> PersonFilters:
+def _filters(params: QueryDict) -> PersonFilters:
     today = timezone.localdate()
-    age = request.GET.get("age", "")
+    age = params.get("age", "")
     born_before = None
     if age.isdigit() and 0 < int(age) < 130:
         born_before = date(today.year - int(age), today.month, min(today.day, 28))
-    status = request.GET.get("status", PersonStatus.ACTIVE)
+    status = params.get("status", PersonStatus.ACTIVE)
     return PersonFilters(
-        division_code=request.GET.get("division", "").strip()[:12],
+        division_code=params.get("division", "").strip()[:12],
         status=status if status in PersonStatus.value_set() else "",
         min_age_birth_before=born_before,
-        living_arrangement=request.GET.get("living", "") if request.GET.get("living", "") in LivingArrangement.value_set() else "",
+        living_arrangement=params.get("living", "") if params.get("living", "") in LivingArrangement.value_set() else "",
     )
 
 
+# A full ID or phone number (or enough of one to matter) never travels in a URL: URLs end up in
+# access logs, proxies and browser history. The search form posts such a query (see list.html);
+# names, pinyin initials and a 4-digit phone tail stay in GET so results can be linked and paged.
+SENSITIVE_IN_URL = "为保护个人信息,完整身份证号或手机号不能放在网址中查询,请在查询框中输入后点“查询”"
+# Parameters that never go into a link or a pushed history entry.
+_NOT_IN_LINKS = ("page", "csrfmiddlewaretoken", "export", "reason")
+
+
+def _sensitive(query: str) -> bool:
+    return query_is_sensitive(query)
+
+
+def _params(request: HttpRequest) -> QueryDict:
+    return request.POST if request.method == "POST" else request.GET
+
+
+def _query(params: QueryDict) -> str:
+    return params.get("q", "").strip()[:40]
+
+
+def _link_params(params: QueryDict, *, keep_query: bool = True) -> str:
+    """The list's criteria as a query string for links, without the query when it is sensitive."""
+    out = params.copy()
+    for name in _NOT_IN_LINKS:
+        out.pop(name, None)
+    if not keep_query or _sensitive(_query(params)):
+        out.pop("q", None)
+    return out.urlencode()
+
+
+def _shown_query(query: str) -> str:
+    """The query as the page names it: a full ID or phone number masked (security A10)."""
+    mode = classify_search(query).mode
+    if mode == "id_number":
+        return mask_id_number(normalise_id_number(query))
+    if mode == "phone":
+        return mask_phone(query)
+    return "" if _sensitive(query) else query
+
+
 @requires(PeoplePerm.VIEW_PERSON)
-@require_GET
+@require_http_methods(["GET", "POST"])
 def person_list_view(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    query = request.GET.get("q", "").strip()[:40]
-    filters = _filters(request)
+    params = _params(request)
+    query = _query(params)
+    notice = ""
+    refused = request.method == "GET" and _sensitive(query)
+    if refused:
+        query, notice = "", SENSITIVE_IN_URL
+    filters = _filters(params)
     qs = person_list(actor=actor, filters=filters, query=query)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    # A full ID number is searched, never shown back: the page names it masked (security A10).
-    id_search = classify_search(query).mode == "id_number"
+    if refused:
+        qs = qs.none()
+    page = Paginator(qs, PAGE_SIZE).get_page(params.get("page"))
+    sensitive = _sensitive(query)
     context = {
         "page": page,
-        "query": mask_id_number(normalise_id_number(query)) if id_search else query,
-        "id_search": id_search,
+        "query": _shown_query(query),
+        "id_search": sensitive,
+        "notice": notice,
         "filters": filters,
-        "params": request.GET,
+        "params": params,
         "divisions": division_list(within=actor.scope_path).exclude(level=Level.DISTRICT),
         "living_choices": LivingArrangement.as_choices(),
         "status_choices": PersonStatus.as_choices(),
-        "querystring": _querystring(request, drop="page", secret="q" if id_search else ""),
+        "querystring": _link_params(params),
+        "flash": "" if request.headers.get("HX-Request") else request.session.pop("mz_flash", ""),
+        "export_gate": _export_gate(actor, filters, query) if params.get("export") == "approval" else None,
     }
     template = "web/people/_results.html" if request.headers.get("HX-Request") else "web/people/list.html"
-    return render(request, template, context)
+    response = render(request, template, context, status=400 if refused else 200)
+    if request.method == "POST" and request.headers.get("HX-Request"):
+        # The address bar and history get the criteria without the posted number.
+        response["HX-Push-Url"] = f"{request.path}?{_link_params(params)}"
+    return response
+
+
+def _export_gate(actor: Any, filters: PersonFilters, query: str) -> ExportStatus | None:
+    """What the list shows after an export was refused for want of an approval (AC-5)."""
+    if not actor.has_permission(PeoplePerm.EXPORT_PERSON) or _sensitive(query):
+        return None
+    return export_status(actor=actor, filters=filters, query=query)
 
 
 def _querystring(request: HttpRequest, drop: str, secret: str = "") -> str:
@@ -139,17 +203,60 @@ def _querystring(request: HttpRequest, drop: str, secret: str = "") -> str:
 @requires(PeoplePerm.EXPORT_PERSON)
 @require_GET
 def person_export_view(request: HttpRequest) -> HttpResponse:
+    query = _query(request.GET)
+    back = _link_params(request.GET)
+    if _sensitive(query):
+        request.session["mz_flash"] = SENSITIVE_IN_URL
+        return redirect(f"/people/?{back}")
     try:
-        content, _rows = people_services.person_export(
-            actor=_actor(request), filters=_filters(request), query=request.GET.get("q", "").strip()[:40]
-        )
-    except ValidationFailed as exc:
+        content, _rows = people_services.person_export(actor=_actor(request), filters=_filters(request.GET), query=query)
+    except ApprovalRequired as exc:
         request.session["mz_flash"] = exc.message
-        return redirect(f"/people/?{_querystring(request, drop='page')}")
+        return redirect(f"/people/?{back}&export=approval" if back else "/people/?export=approval")
+    except ApplicationError as exc:  # too many rows, or the daily cap (refused and audited)
+        request.session["mz_flash"] = exc.message
+        return redirect(f"/people/?{back}")
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="people-{stamp}.xlsx"'
     return response
+
+
+@requires(PeoplePerm.EXPORT_PERSON)
+@require_POST
+def export_approval_request_view(request: HttpRequest) -> HttpResponse:
+    back = _link_params(request.POST)
+    try:
+        people_services.export_approval_request(
+            actor=_actor(request), filters=_filters(request.POST), query=_query(request.POST),
+            reason=request.POST.get("reason", ""),
+        )
+    except ApplicationError as exc:
+        request.session["mz_flash"] = exc.message
+    else:
+        request.session["mz_flash"] = "导出申请已提交,请等待街道或区级审批;批准后24小时内可按相同条件导出一次"
+    return redirect(f"/people/?{back}&export=approval" if back else "/people/?export=approval")
+
+
+@requires(PeoplePerm.APPROVE_EXPORT)
+@require_GET
+def export_approval_queue_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/people/export_queue.html", {
+        "approvals": export_approval_queue(actor=_actor(request)),
+        "rules": policy(),
+        "flash": request.session.pop("mz_flash", ""),
+    })
+
+
+@requires(PeoplePerm.APPROVE_EXPORT)
+@require_POST
+def export_approval_decide_view(request: HttpRequest, approval_id: int) -> HttpResponse:
+    approve = request.POST.get("decision") == "approve"
+    approval = people_services.export_approval_decide(actor=_actor(request), approval_id=approval_id, approve=approve)
+    request.session["mz_flash"] = (
+        f"已批准 {approval.requested_by_name} 导出 {approval.row_count} 条,24小时内可导出一次" if approve else "已驳回"
+    )
+    return redirect("web:export-approval-queue")
 
 
 @requires(PeoplePerm.VIEW_PERSON)
@@ -195,6 +302,9 @@ def minor_access_request_view(request: HttpRequest, uid: str) -> HttpResponse:
     try:
         people_services.minor_access_request(actor=_actor(request), person_uid=uid, reason=request.POST.get("reason", ""))
     except ValidationFailed as exc:
+        if "person" in exc.fields:  # not a minor: the record opens without an approval
+            request.session["mz_flash"] = exc.message
+            return redirect("web:person-detail", uid=uid)
         return _minor_gate(request, uid, error=exc.message)
     request.session["mz_flash"] = "申请已提交,请等待街道或区级审批"
     return redirect("web:person-detail", uid=uid)

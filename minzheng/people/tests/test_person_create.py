@@ -11,7 +11,7 @@ from minzheng.core.identifiers import check_digit
 from minzheng.core.models import AuditEvent
 from minzheng.people.models import Person, PersonPhone
 from minzheng.people.services import person_create
-from minzheng.people.tests.data import COMMUNITY_A, COMMUNITY_B, ID_B, WUCHANG, make_id
+from minzheng.people.tests.data import COMMUNITY_A, COMMUNITY_B, ID_A, ID_B, WUCHANG, make_id
 
 GOOD_ID = make_id("19450815", 302)  # 17th digit even: a woman
 
@@ -109,7 +109,7 @@ def test_a_known_id_number_is_refused(worker_a):
     with pytest.raises(ValidationFailed) as caught:
         person_create(actor=worker_a, data=_data(name="王小英", id_number=GOOD_ID.lower()))
 
-    assert caught.value.fields == {"id_number": "该身份证号已登记"}
+    assert caught.value.fields == {"id_number": "身份证号已登记,请联系上级核实"}
     assert _counts() == before
 
 
@@ -120,7 +120,25 @@ def test_a_known_id_number_is_refused_even_outside_the_actors_area(worker_a, per
     with pytest.raises(ValidationFailed) as caught:
         person_create(actor=worker_a, data=_data(id_number=ID_B))
 
-    assert caught.value.fields == {"id_number": "该身份证号已登记"}
+    assert caught.value.fields == {"id_number": "身份证号已登记,请联系上级核实"}
+    assert _counts() == before
+
+
+def test_a_duplicate_elsewhere_reads_exactly_like_one_at_home(worker_a, person_a, person_b):
+    # Given one person registered in the worker's own community (A) and one in the sibling (B)
+    def refusal(id_number: str) -> tuple[str, str, dict[str, str], int]:
+        with pytest.raises(ValidationFailed) as caught:
+            person_create(actor=worker_a, data=_data(name="赵新民", id_number=id_number))
+        return caught.value.code, caught.value.message, caught.value.fields, caught.value.status_code
+
+    before = _counts()
+    # When the worker registers each number again
+    home, elsewhere = refusal(ID_A), refusal(ID_B)
+
+    # Then both refusals are word for word the same: the form does not say the person lives elsewhere
+    assert home == elsewhere == ("bad_person", "身份证号已登记,请联系上级核实",
+                                 {"id_number": "身份证号已登记,请联系上级核实"}, 400)
+    assert "沿山河" not in str(elsewhere) and "李四" not in str(elsewhere)
     assert _counts() == before
 
 

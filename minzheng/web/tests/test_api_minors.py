@@ -54,8 +54,11 @@ def test_machine_key_cannot_open_a_minor(client: Client, minor: Any) -> None:
 def test_machine_key_does_not_borrow_a_staff_members_approval(
     client: Client, make_staff: Any, minor: Any
 ) -> None:
-    from minzheng.accounts.models import ApiKey
+    from django.apps import apps
+
     from minzheng.accounts.services import api_key_create
+
+    ApiKey = apps.get_model("accounts", "ApiKey")
 
     worker = make_staff(roles=["community_worker"], division=COMMUNITY_A)
     api_key, raw = api_key_create(actor=None, name="对接系统", purpose="peer_system", division_code=COMMUNITY_A)

@@ -35,6 +35,7 @@ from minzheng.web.tests import urls_undeclared
 
 FULL_ID = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])")
 NOT_FOUND_TEXT = "记录不存在或不在您的管辖范围内"
+EXPORT_REASON = "年度高龄津贴发放名单核对"
 
 # --- The URLconf walk -----------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ class Route:
     name: str
     methods: tuple[str, ...]
     allowed: frozenset[str] = frozenset()  # roles that may use it
-    arg: str = ""  # "person", "household", "staff", "grant" or "" (no argument)
+    arg: str = ""  # "person", "minor", "household", "staff", "grant", "export" or "" (no argument)
     public: bool = False
     actor: str = ""  # the role used for the "allowed" case
 
@@ -122,17 +123,20 @@ ROUTES = [
     Route("home", ("GET",), EVERYONE, actor=Role.CANTEEN_OPERATOR),
     Route("logout", ("POST",), EVERYONE, actor=Role.CANTEEN_OPERATOR),
     Route("password-change", ("GET", "POST"), EVERYONE, actor=Role.CANTEEN_OPERATOR),
-    Route("person-list", ("GET",), READERS, actor=Role.COMMUNITY_WORKER),
+    Route("person-list", ("GET", "POST"), READERS, actor=Role.COMMUNITY_WORKER),
     Route("person-export", ("GET",), RECORD_KEEPERS, actor=Role.COMMUNITY_WORKER),
+    Route("export-approval-request", ("POST",), RECORD_KEEPERS, actor=Role.COMMUNITY_WORKER),
     Route("person-create", ("GET", "POST"), RECORD_KEEPERS, actor=Role.COMMUNITY_WORKER),
     Route("person-detail", ("GET",), READERS, "person", actor=Role.COMMUNITY_WORKER),
     Route("person-edit", ("GET", "POST"), RECORD_KEEPERS, "person", actor=Role.COMMUNITY_WORKER),
     Route("person-reveal", ("POST",), BUSINESS, "person", actor=Role.COMMUNITY_WORKER),
     Route("person-life-event", ("POST",), RECORD_KEEPERS, "person", actor=Role.COMMUNITY_WORKER),
     Route("household-detail", ("GET",), READERS, "household", actor=Role.COMMUNITY_WORKER),
-    Route("minor-access-request", ("POST",), READERS, "person", actor=Role.COMMUNITY_WORKER),
+    Route("minor-access-request", ("POST",), READERS, "minor", actor=Role.COMMUNITY_WORKER),
     Route("minor-access-queue", ("GET",), APPROVERS, actor=Role.TOWNSHIP_STAFF),
     Route("minor-access-decide", ("POST",), APPROVERS, "grant", actor=Role.TOWNSHIP_STAFF),
+    Route("export-approval-queue", ("GET",), APPROVERS, actor=Role.TOWNSHIP_STAFF),
+    Route("export-approval-decide", ("POST",), APPROVERS, "export", actor=Role.TOWNSHIP_STAFF),
     Route("audit-log", ("GET",), frozenset({Role.AUDITOR}), actor=Role.AUDITOR),
     Route("staff-list", ("GET",), frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN}), actor=Role.SYSTEM_ADMIN),
     Route("staff-create", ("GET", "POST"), frozenset({Role.SYSTEM_ADMIN}), actor=Role.SYSTEM_ADMIN),
@@ -161,8 +165,9 @@ def test_the_matrix_agrees_with_the_declared_permissions(route: Route) -> None:
 
 
 def _example_path(route: Route) -> str:
-    kwargs = {"person": {"uid": "00000000-0000-0000-0000-000000000000"}, "household": {"uid": "x"},
-              "staff": {"pk": 1}, "grant": {"grant_id": 1}}.get(route.arg, {})
+    uid = {"uid": "00000000-0000-0000-0000-000000000000"}
+    kwargs = {"person": uid, "minor": uid, "household": {"uid": "x"},
+              "staff": {"pk": 1}, "grant": {"grant_id": 1}, "export": {"approval_id": 1}}.get(route.arg, {})
     return reverse(f"web:{route.name}", kwargs=kwargs)
 
 
@@ -174,6 +179,9 @@ class World:
     household_b: Any
     target: Any  # a locked caseworker in 社区A that the 三员 manage
     grant: Any  # a pending request to open a minor's record in 社区A
+    minor: Any  # that minor, in 社区A
+    minor_b: Any  # a minor in 社区B
+    export_approval: Any  # a pending request to export more than 100 rows of 社区A
     make_staff: Callable[..., Any]
 
     def staff(self, role: str, division: str | None = None) -> Any:
@@ -182,12 +190,16 @@ class World:
     def url(self, route: Route, *, other_area: bool = False) -> str:
         if route.arg == "person":
             kwargs: dict[str, Any] = {"uid": (self.person_b if other_area else self.person_a).uid}
+        elif route.arg == "minor":
+            kwargs = {"uid": (self.minor_b if other_area else self.minor).uid}
         elif route.arg == "household":
             kwargs = {"uid": (self.household_b if other_area else self.household_a).uid}
         elif route.arg == "staff":
             kwargs = {"pk": self.target.pk}
         elif route.arg == "grant":
             kwargs = {"grant_id": self.grant.pk}
+        elif route.arg == "export":
+            kwargs = {"approval_id": self.export_approval.pk}
         else:
             kwargs = {}
         return reverse(f"web:{route.name}", kwargs=kwargs)
@@ -204,7 +216,14 @@ def world(make_staff: Callable[..., Any], make_person: Callable[..., Any]) -> Wo
     _model("accounts", "Staff").objects.filter(pk=target.pk).update(locked_until=timezone.now() + timedelta(hours=1))
     minor = make_person("王小明", COMMUNITY_A, birth="20150601")
     grant = minor_access_request(actor=target, person_uid=minor.uid, reason="困境儿童季度走访")
-    return World(person_a, person_b, household_a, household_b, target, grant, make_staff)
+    minor_b = make_person("李小红", COMMUNITY_B, birth="20160702")
+    export_approval = _model("people", "ExportApproval").objects.create(
+        requested_by_id=target.pk, requested_by_name=target.username, reason=EXPORT_REASON,
+        scope_path=_model("divisions", "Division").objects.get(code=COMMUNITY_A).path,
+        criteria={"status": "active"}, fingerprint="0" * 64, description="顾家桥社区 · 在册", row_count=150,
+    )
+    return World(person_a, person_b, household_a, household_b, target, grant, minor, minor_b, export_approval,
+                 make_staff)
 
 
 def _model(app: str, name: str) -> Any:
@@ -229,6 +248,9 @@ def post_data(route: Route) -> dict[str, Any]:
         "person-life-event": {"kind": "death", "on": "2024-01-02"},
         "minor-access-request": {"reason": "核对监护人信息"},
         "minor-access-decide": {"decision": "approve"},
+        "person-list": {"q": "13800000001"},  # a full phone number: searched by POST
+        "export-approval-request": {"q": "", "status": "active", "reason": "报街道汇总高龄老人名单"},
+        "export-approval-decide": {"decision": "approve"},
         "staff-create": {"username": "newcomer", "full_name": "新同事", "division_code": COMMUNITY_A,
                          "password": STRONG_PASSWORD},
         "staff-roles": {"roles": [Role.DISTRICT_ADMIN]},
@@ -253,6 +275,9 @@ def state() -> dict[str, Any]:
         "api_keys": _model("accounts", "ApiKey").objects.count(),
         "grants": sorted(_model("people", "MinorAccessGrant").objects.values_list(
             "person__uid", "requested_by_id", "status")),
+        "export_approvals": sorted(_model("people", "ExportApproval").objects.values_list(
+            "pk", "requested_by_id", "status", "decided_by_id", "used_at")),
+        "exports": _model("people", "ExportRecord").objects.count(),
         "audit": Counter(audit.values_list("event_type", flat=True)),
     }
 
@@ -331,7 +356,7 @@ def test_three_admins_see_no_person_record(client: Client, world: World, login: 
 
 
 def _scoped(route: Route) -> list[str]:
-    return list(route.methods) if route.arg in ("person", "household") else []
+    return list(route.methods) if route.arg in ("person", "minor", "household") else []
 
 
 @pytest.mark.parametrize(("route", "method"), _cases(_scoped))
@@ -349,7 +374,7 @@ def test_other_area_person_is_not_found(client: Client, world: World, login: Cal
 
 
 def _managed(route: Route) -> list[str]:
-    return list(route.methods) if route.arg in ("staff", "grant") else []
+    return list(route.methods) if route.arg in ("staff", "grant", "export") else []
 
 
 @pytest.mark.parametrize(("route", "method"), _cases(_managed))
@@ -381,6 +406,7 @@ PAGE_TEXT = {
     "person-detail": "王秀英", "person-edit": "编辑 王秀英", "household-detail": "家庭户",
     "audit-log": "审计日志", "staff-list": "工作人员", "staff-create": "新建工作人员账号",
     "staff-roles": "角色授予", "api-key-create": "签发接口密钥", "minor-access-queue": "王小明",
+    "export-approval-queue": EXPORT_REASON,
 }
 
 
@@ -466,6 +492,34 @@ def test_allowed_minor_access_decide(client: Client, world: World, login: Callab
     assert "已批准" in client.get(response.url).content.decode()
     assert _model("people", "MinorAccessGrant").objects.get(pk=world.grant.pk).status == "approved"
     assert _success("minor_access.approve") == 1
+
+
+def test_allowed_person_list_post_finds_by_full_phone(client: Client, world: World,
+                                                     login: Callable[[Any], Client]) -> None:
+    _actor, response = _post_allowed(client, world, login, "person-list")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "王秀英" in body
+    assert "13800000001" not in body, "the page names the number masked"
+    htmx = client.post(world.url(BY_NAME["person-list"]), {**post_data(BY_NAME["person-list"]), "status": "active"},
+                       headers={"HX-Request": "true"})
+    assert htmx["HX-Push-Url"] == "/people/?status=active"
+
+
+def test_allowed_export_approval_request(client: Client, world: World, login: Callable[[Any], Client]) -> None:
+    _actor, response = _post_allowed(client, world, login, "export-approval-request")
+    assert response.status_code == 302
+    # 社区A holds 2 residents: no approval is needed, and none is recorded
+    assert "无需审批,可直接导出" in client.get(response.url).content.decode()
+    assert _model("people", "ExportApproval").objects.count() == 1  # the fixture's
+
+
+def test_allowed_export_approval_decide(client: Client, world: World, login: Callable[[Any], Client]) -> None:
+    _actor, response = _post_allowed(client, world, login, "export-approval-decide")
+    assert response.status_code == 302
+    assert "已批准" in client.get(response.url).content.decode()
+    assert _model("people", "ExportApproval").objects.get(pk=world.export_approval.pk).status == "approved"
+    assert _success("export_approval.approve") == 1
 
 
 def test_allowed_logout_ends_the_session(client: Client, world: World, login: Callable[[Any], Client]) -> None:

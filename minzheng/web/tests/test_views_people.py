@@ -77,7 +77,13 @@ def _audit(event_type: str) -> list[Any]:
     (WANG_ID[:17], []),  # a partial ID number finds nothing: exact match only
 ])
 def test_person_search(worker_client: Client, people: dict[str, Any], query: str, found: list[str]) -> None:
-    body = page(worker_client, f"/people/?q={query}")
+    if re.search(r"\d{5}", query):  # a full or partial ID or phone number is posted, never put in a URL
+        response = worker_client.post("/people/", {"q": query})
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert not FULL_ID.search(body)
+    else:
+        body = page(worker_client, f"/people/?q={query}")
     assert sorted(_result_names(body)) == sorted(found)
     assert f"共 {len(found)} 人" in body
     if not found:
@@ -87,10 +93,50 @@ def test_person_search(worker_client: Client, people: dict[str, Any], query: str
 @pytest.mark.parametrize("headers", [{}, {"HX_Request": "true"}])
 def test_id_search_names_the_number_masked(worker_client: Client, people: dict[str, Any],
                                            headers: dict[str, str]) -> None:
-    body = page(worker_client, f"/people/?q={WANG_ID}", **headers)
+    response = worker_client.post("/people/", {"q": WANG_ID}, headers=headers)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert not FULL_ID.search(body)
     assert _result_names(body) == ["王秀英"]
     assert f"查询“{people['wang'].id_masked}”" in body
     assert "导出Excel" not in body
+
+
+def test_full_id_or_phone_in_a_get_url_is_not_searched(worker_client: Client, people: dict[str, Any]) -> None:
+    for query in (WANG_ID, "13912345678", WANG_ID[:10]):
+        response = worker_client.get(f"/people/?q={query}")
+        assert response.status_code == 400
+        body = response.content.decode()
+        assert "不能放在网址中查询" in body
+        assert _result_names(body) == []
+        assert not FULL_ID.search(body)
+    # the export link refuses it too, and nothing is exported
+    response = worker_client.get(f"/people/export.xlsx?q={WANG_ID}")
+    assert response.status_code == 302
+    assert WANG_ID not in response.url
+    assert _audit("person.export") == []
+
+
+def test_the_search_form_never_puts_a_full_number_in_a_url(worker_client: Client, people: dict[str, Any]) -> None:
+    body = page(worker_client, "/people/")
+    form = re.search(r'<form class="filters card"[^>]*>', body)
+    assert form
+    tag = form.group(0)
+    # without script the browser posts the form; with htmx, a query of 5+ digits is switched to POST
+    assert 'method="post"' in tag
+    assert "data-sensitive-search" in tag
+    assert 'hx-params="not csrfmiddlewaretoken"' in tag, "the CSRF token stays out of GET URLs"
+    assert 'hx-history="false"' in tag, "no results page is cached in localStorage"
+    assert "htmx:configRequest" in body and 'event.detail.verb = "post"' in body
+
+
+def test_phone_search_names_the_number_masked(worker_client: Client, people: dict[str, Any]) -> None:
+    response = worker_client.post("/people/", {"q": "139 1234 5678"}, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert _result_names(body) == ["王秀英"]
+    assert "查询“139****5678”" in body
+    assert "13912345678" not in body
+    assert "13912345678" not in response["HX-Push-Url"]
 
 
 def test_list_shows_masked_ids_only(worker_client: Client, people: dict[str, Any]) -> None:
@@ -236,6 +282,26 @@ def _field_error(body: str, field: str) -> str:
     match = re.search(rf'name="{field}"(?:(?!</label>).)*</label>\s*<div class="field-error">([^<]+)</div>', body, re.S)
     assert match, f"no error next to {field}"
     return match.group(1)
+
+
+def test_duplicate_id_reads_the_same_in_any_area(worker_client: Client, people: dict[str, Any]) -> None:
+    def refusal(id_number: str) -> str:
+        response = worker_client.post("/people/new/", {
+            "name": "赵新民", "id_number": id_number, "division_code": COMMUNITY_A, "phones": "13900001111",
+            "living_arrangement": "alone", "self_care": "independent",
+        })
+        assert response.status_code == 400
+        return _field_error(response.content.decode(), "id_number")
+
+    # 王秀英 lives in the worker's community, 李秀兰 in the sibling one: the same words for both
+    assert refusal(WANG_ID) == refusal(LI_ID) == "身份证号已登记,请联系上级核实"
+
+
+def test_a_minor_access_request_for_an_adult_is_refused(worker_client: Client, people: dict[str, Any]) -> None:
+    response = worker_client.post(f"/people/{people['zhang'].uid}/minor-access/", {"reason": "困境儿童季度走访"})
+    assert response.status_code == 302
+    assert "该人员已成年,查阅档案无需审批" in page(worker_client, response.url)
+    assert apps.get_model("people", "MinorAccessGrant").objects.count() == 0
 
 
 @pytest.mark.parametrize(("id_number", "message"), [

@@ -366,3 +366,14 @@ def test_not_found_pages_are_chinese_404s(worker_client: Client, people: dict[st
     assert "李秀兰" not in body
     assert "返回上一页" in body
     assert "请求编号" in body
+
+
+def test_the_home_search_box_posts_so_an_id_number_stays_out_of_urls(worker_client: Client,
+                                                                     people: dict[str, Any]) -> None:
+    home = worker_client.get("/").content.decode()
+    form = re.search(r'<form class="search-hero"[^>]*>', home)
+    assert form is not None
+    assert 'method="post"' in form.group(0)
+    assert 'name="csrfmiddlewaretoken"' in home
+    response = worker_client.post("/people/", {"q": WANG_ID})
+    assert _result_names(response.content.decode()) == ["王秀英"]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from django.db.models import QuerySet
 
 from minzheng.core.exceptions import NotFound
@@ -40,3 +42,23 @@ def township_list() -> QuerySet[Division]:
 
 def path_contains(scope_path: str, path: str) -> bool:
     return path.startswith(scope_path)
+
+
+INDEX_TTL_S = 300.0
+_index: tuple[float, dict[str, Division]] | None = None
+
+
+def division_index() -> dict[str, Division]:
+    """Every division by code with its parent, read at most every INDEX_TTL_S seconds per process:
+    the 236 divisions are reference data, changed only by ``division_load`` (which clears this
+    process's copy; other processes see a change within INDEX_TTL_S)."""
+    global _index
+    now = time.monotonic()
+    if _index is None or now - _index[0] > INDEX_TTL_S:
+        _index = (now, {d.code: d for d in Division.objects.select_related("parent")})
+    return _index[1]
+
+
+def division_index_clear() -> None:
+    global _index
+    _index = None

@@ -10,6 +10,7 @@ from django.db import transaction
 from minzheng.core.exceptions import ValidationFailed
 from minzheng.divisions.enums import Level
 from minzheng.divisions.models import Division
+from minzheng.divisions.selectors import division_index_clear
 
 DEFAULT_CSV = Path(__file__).parent / "data" / "yuhang_divisions.csv"
 _DEPTH = {Level.DISTRICT: 0, Level.TOWNSHIP: 1, Level.VILLAGE: 2}
@@ -59,6 +60,7 @@ def division_load(*, rows: Iterable[dict[str, Any]], actor: Any = None) -> int:
             known[code] = division
             count += 1
         audit_record(actor=actor, event_type="divisions.load", extra={"rows": count})
+    transaction.on_commit(division_index_clear)
     return count
 
 

@@ -24,6 +24,7 @@ from ninja import Field, Query, Router, Schema
 
 from minzheng.core.access import requires
 from minzheng.divisions.api import CODE_PATTERN, DivisionRef, known_division, ref
+from minzheng.divisions.models import Division
 from minzheng.people.enums import Gender, LivingArrangement, PersonStatus, Relation, SelfCare
 from minzheng.people.models import PersonPhone
 from minzheng.people.permissions import PeoplePerm
@@ -236,7 +237,8 @@ def list_people(request: HttpRequest, params: Query[PersonListQuery]) -> dict[st
 def search_people(request: HttpRequest, params: Query[PersonSearchQuery]) -> dict[str, Any]:
     """The search box: the detected ``mode`` and at most ``limit`` persons in the caller's area."""
     found, persons = person_search(actor=_actor(request), query=params.q)
-    prefetch_related_objects(persons, "division__parent", _phones())
+    prefetch_related_objects(persons, Prefetch("division", queryset=Division.objects.select_related("parent")),
+                             _phones())
     today = timezone.localdate()
     return {"mode": found.mode, "count": len(persons), "limit": SEARCH_LIMIT, "items": [_item(p, today) for p in persons]}
 

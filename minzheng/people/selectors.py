@@ -23,6 +23,7 @@ from minzheng.core.exceptions import ApprovalRequired, NotFound, PermissionDenie
 from minzheng.core.policy import policy
 from minzheng.core.services import audit_record
 from minzheng.divisions.models import Division
+from minzheng.divisions.selectors import division_index
 from minzheng.people.domain import SearchQuery, classify_search
 from minzheng.people.enums import GrantStatus, LivingArrangement, PersonStatus
 from minzheng.people.models import (
@@ -85,33 +86,106 @@ def person_count(*, actor: Actor, filters: PersonFilters | None = None, query: s
     return person_list(actor=actor, filters=filters, query=query).order_by().count()
 
 
-def _apply_search(qs: QuerySet[Person], q: SearchQuery) -> QuerySet[Person]:
+def _search_lookup(q: SearchQuery) -> tuple[str, Any] | None:
+    """The one filter a search mode applies, as (lookup, value); None when nothing can match."""
     if q.mode == "id_number":
         try:
             value = identifiers.parse_id_number(q.value)
         except identifiers.IdentifierError:
-            return qs.none()
-        return qs.filter(id_bidx=crypto.blind_index("id", value))
-    if q.mode == "phone":
-        return qs.filter(phones__bidx=crypto.blind_index("phone", q.value)).distinct()
-    if q.mode == "phone_tail":
-        return qs.filter(phones__tail=q.value).distinct()
-    if q.mode == "initials":
-        return qs.filter(name_initials__startswith=q.value)
-    if q.mode == "name":
-        return qs.filter(name__startswith=q.value)
+            return None
+        return "id_bidx", crypto.blind_index("id", value)
+    return {
+        "phone": lambda: ("phones__bidx", crypto.blind_index("phone", q.value)),
+        "phone_tail": lambda: ("phones__tail", q.value),
+        "initials": lambda: ("name_initials__startswith", q.value),
+        "name": lambda: ("name__startswith", q.value),
+    }.get(q.mode, lambda: None)()
+
+
+def _apply_search(qs: QuerySet[Person], q: SearchQuery) -> QuerySet[Person]:
     if q.mode == "empty":
         return qs
-    return qs.none()
+    lookup = _search_lookup(q)
+    if lookup is None:
+        return qs.none()
+    qs = qs.filter(**{lookup[0]: lookup[1]})
+    return qs.distinct() if lookup[0].startswith("phones__") else qs
+
+
+class _Probe(str):
+    """A marker value: where it lands in the compiled parameters is where a search value goes."""
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[tuple[int, str, bool], ...]  # (index, "scope" or "value", LIKE pattern?)
+    columns: list[str]  # the attribute each selected column fills
+    compiler: Any  # turns database values into Python ones, as the ORM does (SQLite dates…)
+    converters: dict[int, Any]
+
+
+_statements: dict[tuple[str, str, int, bool], _Statement] = {}
+_DIVISION = Person._meta.get_field("division")
+
+
+def _statement(lookup: str, limit: int, binary: bool) -> _Statement:
+    """The search's SQL, compiled by the ORM once per (database, lookup, limit) instead of on every
+    keystroke; each call only fills in the scope and the value."""
+    key = (connection.vendor, lookup, limit, binary)
+    found = _statements.get(key)
+    if found is None:
+        scope = _Probe("\x00scope\x00")
+        value: Any = b"\x00value\x00" if binary else _Probe("\x00value\x00")
+        qs = Person.objects.filter(area_path__startswith=scope, **{lookup: value})
+        qs = qs.distinct() if lookup.startswith("phones__") else qs
+        compiler = qs.order_by("name", "id")[:limit].query.get_compiler(connection.alias)
+        sql, params = compiler.as_sql()
+        selected = [col for col, _sql, _alias in compiler.select]
+        slots = []
+        for i, param in enumerate(params):
+            raw = getattr(param, "obj", param)  # psycopg's Binary wraps the bytes
+            if isinstance(raw, bytes | memoryview) and bytes(raw) == value:
+                slots.append((i, "value", False))
+            for name, probe in (("scope", scope), ("value", value)):
+                if isinstance(raw, str) and isinstance(probe, str) and probe in raw:
+                    slots.append((i, name, raw != probe))
+        if sorted(name for _, name, _ in slots) != ["scope", "value"]:
+            raise RuntimeError(f"person search: cannot place the parameters of {lookup}")
+        found = _statements[key] = _Statement(
+            sql, tuple(params), tuple(slots), [col.target.attname for col in selected], compiler,
+            compiler.get_converters(selected),
+        )
+    return found
 
 
 def person_search(*, actor: Actor, query: str, limit: int = SEARCH_LIMIT) -> tuple[SearchQuery, list[Person]]:
-    """Name, pinyin initials, phone tail, a full phone, or a full ID number (exact, blind index)."""
+    """Name, pinyin initials, phone tail, a full phone, or a full ID number (exact, blind index),
+    in the actor's area: one query of a statement compiled once per mode (see ``_statement``)."""
     q = classify_search(query)
     if q.mode in ("empty", "invalid"):
         return q, []
-    qs = _apply_search(person_scope(actor=actor).select_related("division"), q)
-    return q, list(qs.order_by("name", "id")[:limit])
+    _require_view(actor)
+    lookup = _search_lookup(q)
+    if lookup is None:
+        return q, []
+    statement = _statement(lookup[0], limit, isinstance(lookup[1], bytes))
+    params = list(statement.params)
+    filled = {"scope": actor.scope_path, "value": lookup[1]}
+    for index, name, like in statement.slots:
+        params[index] = f"{connection.ops.prep_for_like_query(filled[name])}%" if like else filled[name]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        rows: Any = cursor.fetchall()
+    if statement.converters:
+        rows = statement.compiler.apply_converters(rows, statement.converters)
+    persons = [Person.from_db(connection.alias, statement.columns, row) for row in rows]
+    divisions = division_index()
+    for person in persons:  # the division, as select_related would give it, without the join
+        if person.division_id in divisions:
+            _DIVISION.set_cached_value(person, divisions[person.division_id])
+    return q, persons
 
 
 def person_get(*, actor: Actor, uid: Any) -> Person:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from minzheng.divisions.selectors import division_index
 from minzheng.people.selectors import person_get, person_list, person_search
 from minzheng.people.tests.data import COMMUNITY_A, COMMUNITY_B, make_id
 
@@ -58,6 +59,7 @@ def test_search_results_cost_the_same_for_2_and_20_matches(make_person, township
     def search():
         return person_search(actor=township, query="王")[1]
 
+    division_index()  # the divisions are reference data, read once per process
     _register(make_person, 2)
     small, shown_small = _count_queries(search)
     _register(make_person, 18, start=2)

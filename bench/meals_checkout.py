@@ -134,13 +134,8 @@ def client(args: tuple[dict[str, Any], list[str], float, float]) -> dict[str, An
 
 
 def start_gunicorn(workers: int, db_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "meals_bench_settings",
-           "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT}", "MINZHENG_LOG_LEVEL": "ERROR"}
-    settings_file = ROOT / "bench" / "meals_bench_settings.py"
-    settings_file.write_text(
-        "from config.settings.test import *  # noqa: F403\n"
-        "ROOT_URLCONF = 'minzheng.meals.tests.urls'  # config.urls + the meals router, until the lead mounts it\n"
-        "DEBUG = False\n")
+    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "MINZHENG_LOG_LEVEL": "ERROR"}
     proc = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "-w", str(workers), "-b",
          f"127.0.0.1:{PORT}", "--worker-class", "sync", "--keep-alive", "30", "--log-level", "warning",

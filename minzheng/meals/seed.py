@@ -122,8 +122,12 @@ def seed_meals(*, scale: float, seed: int, year: int = 2023, progress: Progress 
     if with_ledger:
         seed_ledger(year=year, progress=progress)
     timings["ledger"] = time.perf_counter() - mark
+    from minzheng.ledger.models import Account, Posting, Transaction
+
+    # Fresh statistics for what was just bulk-loaded (the ledger's tables too): without them the
+    # planner takes the year's postings for a handful of rows until autovacuum catches up.
     with connection.cursor() as cur:
-        for model in (MealService, Diner, MealPoint):
+        for model in (MealService, Diner, MealPoint, Transaction, Posting, Account):
             cur.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     start, end = date(year, 1, 1), date(year, 12, 31)
     served = MealService.objects.filter(service_date__gte=start, service_date__lte=end)

@@ -127,6 +127,13 @@ class _Statement:
 
 
 _statements: dict[tuple[str, str, int, bool], _Statement] = {}
+# What a search result shows (the list row, the API's item and its age): not the ciphertexts, blind
+# indexes, flags or timestamps, which a result never reads (reading one would cost a query).
+SEARCH_FIELDS = (
+    "uid", "name", "name_initials", "gender", "birth_date", "id_masked", "division", "area_path", "household",
+    "relation_to_head", "living_arrangement", "self_care", "status", "deceased_on", "moved_out_on",
+    "disability_category", "disability_grade", "hukou_in_zhejiang", "address_masked",
+)
 _DIVISION = Person._meta.get_field("division")
 
 
@@ -138,7 +145,7 @@ def _statement(lookup: str, limit: int, binary: bool) -> _Statement:
     if found is None:
         scope = _Probe("\x00scope\x00")
         value: Any = b"\x00value\x00" if binary else _Probe("\x00value\x00")
-        qs = Person.objects.filter(area_path__startswith=scope, **{lookup: value})
+        qs = Person.objects.only(*SEARCH_FIELDS).filter(area_path__startswith=scope, **{lookup: value})
         qs = qs.distinct() if lookup.startswith("phones__") else qs
         compiler = qs.order_by("name", "id")[:limit].query.get_compiler(connection.alias)
         sql, params = compiler.as_sql()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +111,56 @@ def login(client: Any) -> Callable[[Any], Any]:
         return client
 
     return do
+
+
+# --- Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server ---
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def divisions(transactional_db: Any) -> None:
+    """The division tree. The live server needs committed data, so browser tests are transactional;
+    the project's ``flush`` (minzheng.synth) restores the tree after each one, and this reloads it
+    should a flush elsewhere have left it empty."""
+    from minzheng.divisions.selectors import division_list
+    from minzheng.divisions.services import division_load_csv
+
+    if not division_list(within="").exists():
+        division_load_csv()
+
+
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The browser; skipped without /usr/bin/chromium, a failure under MINZHENG_REQUIRE_SERVICES=1.
+
+    Playwright's sync API keeps an event loop in the test thread, where Django's ORM would refuse
+    to run: the async-safety check is lifted for the browser tests only."""
+    if not CHROMIUM.exists():
+        if REQUIRE_SERVICES:
+            pytest.fail(f"MINZHENG_REQUIRE_SERVICES=1 but {CHROMIUM} is missing (make browser installs it)")
+        pytest.skip(f"needs Chromium at {CHROMIUM}: run `make browser` (apt-get install chromium fonts-noto-cjk)")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                    env={**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"})
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # While Playwright's loop runs, Django hands the test its own connection (asgiref's
+            # Local follows the running loop); close it here, where it is visible, or PostgreSQL
+            # keeps the session and the test database cannot be dropped at the end of the run.
+            connections.close_all()
+
+
+def new_tab(browser: Any, width: int, height: int, **options: Any) -> Any:
+    """A Chinese-locale tab of ``width``×``height`` in Shanghai time (closed with the browser)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
+                                  timezone_id="Asia/Shanghai", **options)
+    context.set_default_timeout(15_000)
+    return context.new_page()

@@ -5,54 +5,24 @@ server; transactional, so the project's ``flush`` restores the division tree aft
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import COMMUNITY_A, STRONG_PASSWORD
+from conftest import COMMUNITY_A, STRONG_PASSWORD, new_tab
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--lang=zh-CN"]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts" / "e2e"
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def divisions(transactional_db: Any) -> None:
-    from minzheng.divisions.selectors import division_list
-    from minzheng.divisions.services import division_load_csv
-
-    if not division_list(within="").exists():
-        division_load_csv()
-
-
-@pytest.fixture
-def phone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("MINZHENG_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"MINZHENG_REQUIRE_SERVICES=1 but {CHROMIUM} is missing")
-        pytest.skip(f"needs Chromium at {CHROMIUM}")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                    env={**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"})
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                      locale="zh-CN", timezone_id="Asia/Shanghai")
-        context.set_default_timeout(15_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
-            connections.close_all()
+def phone(chromium: Any) -> Any:
+    """A caseworker's phone: 390×844 at 2× with touch."""
+    return new_tab(chromium, PHONE["width"], PHONE["height"], device_scale_factor=2, is_mobile=True, has_touch=True)
 
 
 def _enrol(person: Any) -> Any:

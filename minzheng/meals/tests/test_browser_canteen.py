@@ -5,21 +5,17 @@ Chromium through Playwright against pytest-django's live server."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import COMMUNITY_A, STRONG_PASSWORD
+from conftest import COMMUNITY_A, STRONG_PASSWORD, new_tab
 from minzheng.meals.models import MealService
 
 FULL_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts" / "e2e"
 
 
@@ -30,28 +26,9 @@ def artifacts() -> Path:
 
 
 @pytest.fixture
-def tablet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A 1024×768 tab of Debian's Chromium (Playwright keeps an event loop in the test thread, so
-    Django's async-safety check is lifted for this test only)."""
-    if not CHROMIUM.exists():
-        if os.environ.get("MINZHENG_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"MINZHENG_REQUIRE_SERVICES=1 but {CHROMIUM} is missing (make browser installs it)")
-        pytest.skip(f"needs Chromium at {CHROMIUM}: run `make browser`")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="zh-CN",
-                                      timezone_id="Asia/Shanghai")
-        context.set_default_timeout(15_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
-            connections.close_all()
+def tablet(chromium: Any) -> Any:
+    """A 1024×768 tab: the canteen's tablet."""
+    return new_tab(chromium, 1024, 768)
 
 
 @pytest.mark.browser

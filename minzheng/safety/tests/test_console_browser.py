@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,48 +18,18 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import STRONG_PASSWORD
+from conftest import STRONG_PASSWORD, new_tab
 from minzheng.safety.models import ActivityHourly, Incident
 from minzheng.safety.services import CareCheck, care_check_open
 
 FULL_ID = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(os.environ.get("MINZHENG_SCREENSHOTS") or tempfile.gettempdir())  # /tmp/safety_*.png
 
 
 @pytest.fixture
-def divisions(transactional_db: Any) -> None:
-    from minzheng.divisions.selectors import division_list
-    from minzheng.divisions.services import division_load_csv
-
-    if not division_list(within="").exists():
-        division_load_csv()
-
-
-@pytest.fixture
-def screen(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A 1440×900 tab of Debian's Chromium, the size of a monitoring-centre desk screen (Playwright
-    keeps an event loop in the test thread, so Django's async-safety check is lifted here only)."""
-    if not CHROMIUM.exists():
-        if os.environ.get("MINZHENG_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"MINZHENG_REQUIRE_SERVICES=1 but {CHROMIUM} is missing (make browser installs it)")
-        pytest.skip(f"needs Chromium at {CHROMIUM}: run `make browser`")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
-                                      timezone_id="Asia/Shanghai")
-        context.set_default_timeout(15_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
-            connections.close_all()
+def screen(chromium: Any) -> Any:
+    """A 1440×900 tab, the size of a monitoring-centre desk screen."""
+    return new_tab(chromium, 1440, 900)
 
 
 def a_day_of_activity(home: Any) -> None:

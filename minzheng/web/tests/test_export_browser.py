@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,10 +17,8 @@ import pytest
 from django.apps import apps
 from playwright.sync_api import expect
 
-from conftest import COMMUNITY_A, COMMUNITY_B, STRONG_PASSWORD, WUCHANG, synthetic_id
+from conftest import COMMUNITY_A, COMMUNITY_B, STRONG_PASSWORD, WUCHANG, new_tab, synthetic_id
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(os.environ.get("MINZHENG_SCREENSHOTS") or tempfile.gettempdir())
 WANG_ID = synthetic_id(birth="19400315", seq=324)
 DIGITS = re.compile(r"\d{5,}")
@@ -30,39 +28,8 @@ def _name(i: int) -> str:
     return "王李张刘陈杨黄赵吴周"[i % 10] + "春夏秋冬松竹梅兰菊桂荷"[i // 10] + "明华英芳军平安宁静文"[i % 10]
 
 
-@pytest.fixture
-def divisions(transactional_db: Any) -> None:
-    from minzheng.divisions.selectors import division_list
-    from minzheng.divisions.services import division_load_csv
-
-    if not division_list(within="").exists():
-        division_load_csv()
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("MINZHENG_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"MINZHENG_REQUIRE_SERVICES=1 but {CHROMIUM} is missing (make browser installs it)")
-        pytest.skip(f"needs Chromium at {CHROMIUM}: run `make browser`")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright keeps an event loop in this thread
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            connections.close_all()
-
-
 def _signed_in(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(viewport={"width": 1366, "height": 860}, locale="zh-CN",
-                                  timezone_id="Asia/Shanghai", accept_downloads=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    page = new_tab(browser, 1366, 860, accept_downloads=True)
     page.goto(f"{base}/login/")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(STRONG_PASSWORD)
@@ -78,7 +45,7 @@ def _overflows(page: Any) -> bool:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_id_search_is_posted_and_a_bulk_export_is_approved_once(
-    live_server: Any, divisions: None, browser: Any, make_staff: Callable[..., Any],
+    live_server: Any, divisions: None, chromium: Any, make_staff: Callable[..., Any],
     make_person: Callable[..., Any],
 ) -> None:
     make_staff(("community_worker",), COMMUNITY_A, username="wangfang", full_name="王芳")
@@ -90,7 +57,7 @@ def test_id_search_is_posted_and_a_bulk_export_is_approved_once(
     base = live_server.url
 
     # --- A full ID number typed into the search box travels only in a POST body ---------------
-    worker = _signed_in(browser, base, "wangfang")
+    worker = _signed_in(chromium, base, "wangfang")
     requests: list[Any] = []
     worker.on("request", lambda r: requests.append(r))
     worker.get_by_role("link", name="人员查询").click()
@@ -128,7 +95,7 @@ def test_id_search_is_posted_and_a_bulk_export_is_approved_once(
     worker.screenshot(path=str(SHOTS / "ac5_request_pending.png"), full_page=True)
 
     # --- The 街道 approves from its queue -------------------------------------------------------
-    approver = _signed_in(browser, base, "jiedao")
+    approver = _signed_in(chromium, base, "jiedao")
     approver.get_by_role("link", name="批量导出审批").click()
     expect(approver.get_by_role("heading", name="批量导出审批")).to_be_visible()
     row = approver.locator("table.grid tbody tr").first

@@ -28,6 +28,7 @@ from minzheng.assistance.enums import (
 )
 from minzheng.core import crypto
 from minzheng.core.exceptions import ValidationFailed
+from minzheng.core.identifiers import mask_name  # noqa: F401 - part of this module's API
 from minzheng.rules.engine import ymd
 from minzheng.rules.parameters import ParameterSet, default_parameters
 from minzheng.rules.population import HouseholdArrays, PersonArrays, Population
@@ -239,16 +240,6 @@ def township_of(area_path: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- masking
-
-
-def mask_name(name: str) -> str:
-    """公示 names: 张三 → 张*, 王秀英 → 王*英, 欧阳娜娜 → 欧**娜 (first and last character kept)."""
-    name = (name or "").strip()
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def mask_account(account: str) -> str:

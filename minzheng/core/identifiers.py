@@ -78,5 +78,16 @@ def mask_phone(value: str) -> str:
     return value[:3] + "****" + value[-4:] if len(value) >= 11 else value[:3] + "***" + value[-4:]
 
 
+def mask_name(name: str) -> str:
+    """Names on screens that are not the person's record (publicity lists, the canteen till, the
+    monitoring wall): 张三 → 张*, 王秀英 → 王*英, 欧阳娜娜 → 欧**娜 (first and last character kept)."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 def phone_tail(value: str) -> str:
     return value[-4:]

@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from minzheng.core import crypto
+from minzheng.core.identifiers import mask_name  # noqa: F401 - part of this module's API
 from minzheng.meals.enums import (
     CITY_POOL,
     YUHANG,
@@ -750,15 +751,6 @@ def normalise_card(number: str) -> str:
 def mask_card(number: str) -> str:
     n = normalise_card(number)
     return n[:2] + "*" * max(0, len(n) - 6) + n[-4:] if len(n) > 6 else "*" * len(n)
-
-
-def mask_name(name: str) -> str:
-    """王秀英 → 王*英, 张三 → 张*: enough for the operator to greet, too little to harvest."""
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from minzheng.core.access import requires
 from minzheng.core.exceptions import ApplicationError, ValidationFailed
+from minzheng.core.identifiers import mask_name
 from minzheng.safety import selectors
 from minzheng.safety.enums import (
     FALSE_ALARM_OUTCOMES,
@@ -74,16 +75,6 @@ def _flash(request: HttpRequest, message: str) -> None:
 
 def _popflash(request: HttpRequest) -> str:
     return str(request.session.pop(FLASH, ""))
-
-
-def mask_name(name: str) -> str:
-    """王秀英 → 王*英, 张三 → 张* (the console may be on a wall screen)."""
-    name = (name or "").strip()
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def _errors(exc: ApplicationError) -> list[dict[str, str]]:

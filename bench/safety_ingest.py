@@ -199,11 +199,12 @@ def _client(client_id: str, **kw: Any) -> Any:
 
 
 def _session(port: int, client_id: str, receive_maximum: int) -> None:
-    """Create (or keep) a persistent session subscribed to the readings, then leave."""
+    """Create a fresh persistent session subscribed to the readings, then leave. Fresh (clean start):
+    what the previous repetition's latency phase left queued must not count towards this one."""
     c = _client(client_id)
     done = threading.Event()
     c.on_subscribe = lambda *a: done.set()
-    c.connect("127.0.0.1", port, clean_start=False, properties=_props(receive_maximum))
+    c.connect("127.0.0.1", port, clean_start=True, properties=_props(receive_maximum))
     c.loop_start()
     c.subscribe("minzheng/safety/+/up", qos=1)
     done.wait(5)

@@ -14,19 +14,28 @@
     input.focus();
   }
   document.addEventListener("DOMContentLoaded", ready);
-  // After settle: htmx has then wired the new form, so Enter on the focused button goes through htmx.
-  document.addEventListener("htmx:afterSettle", function (evt) {
+  function panelOf(evt) {
     var target = evt.detail && evt.detail.target;
-    if (!target || target.id !== "panel") { return; }
-    if (target.querySelector("[data-done]") || target.querySelector(".quote-error") && !target.querySelector("[autofocus]")) {
+    return target && target.id === "panel" ? target : null;
+  }
+  // On swap: a finished or refused checkout hands the till straight back to the card reader (before
+  // the result is even painted, so the next card's digits are never cleared half-typed).
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var panel = panelOf(evt);
+    if (!panel) { return; }
+    if (panel.querySelector("[data-done]") || panel.querySelector(".quote-error") && !panel.querySelector("[autofocus]")) {
       reset();
-      return;
-    }
-    if (target.querySelector("[data-quote]")) {
+    } else if (panel.querySelector("[data-quote]")) {
       var input = credential();
       if (input) { input.value = ""; }  // the card number does not stay on screen
     }
-    var focus = target.querySelector("[autofocus]");
+  });
+  // On settle: htmx has wired the new form by then, so Enter on the focused button goes through
+  // htmx (focused earlier, Enter submitted the bare form as a GET).
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var panel = panelOf(evt);
+    if (!panel || panel.querySelector("[data-done]")) { return; }
+    var focus = panel.querySelector("[autofocus]");
     if (focus) { focus.focus(); }
   });
   document.addEventListener("click", function (evt) {

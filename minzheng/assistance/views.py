@@ -3,6 +3,8 @@ service, and renders (DESIGN §4.1). Refusals come back as the service's Chinese
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -63,6 +65,20 @@ def _month(request: HttpRequest, key: str = "month") -> date:
         return domain.parse_month(request.GET.get(key) or _today())
     except ValidationFailed:
         return domain.month_start(_today())
+
+
+@contextmanager
+def _outcome(request: HttpRequest, done: str) -> Iterator[None]:
+    """Run one form action: success or the refusal's reason becomes the next page's message; a
+    record outside the actor's area stays a 404."""
+    try:
+        yield
+    except NotFound:
+        raise
+    except ApplicationError as exc:
+        _flash(request, f"操作未完成:{_error_text(exc)}")
+    else:
+        _flash(request, done)
 
 
 def _error_text(exc: ApplicationError) -> str:
@@ -372,7 +388,7 @@ def enrolment_action(request: HttpRequest, uid: str, action: str) -> HttpRespons
     actor: Any = request.user
     e = selectors.enrolment_get(actor=actor, uid=uid)
     p = request.POST
-    try:
+    with _outcome(request, "已办理"):
         if action == "review":
             members = [{"person": str(m.person.uid), "income_yuan": p.get(f"income_{m.person.uid}", "0") or "0",
                         "job_income_yuan": p.get(f"job_{m.person.uid}", "0") or "0"}
@@ -389,12 +405,6 @@ def enrolment_action(request: HttpRequest, uid: str, action: str) -> HttpRespons
                                             bank_account=p.get("bank_account", ""))
         else:
             raise NotFound()
-    except NotFound:
-        raise
-    except ApplicationError as exc:
-        _flash(request, f"操作未完成:{_error_text(exc)}")
-    else:
-        _flash(request, "已办理")
     return redirect("assistance:enrolment-detail", uid=e.uid)
 
 
@@ -444,7 +454,7 @@ def roll_detail(request: HttpRequest, uid: str) -> HttpResponse:
 def roll_action(request: HttpRequest, uid: str, action: str) -> HttpResponse:
     actor: Any = request.user
     roll = selectors.roll_get(actor=actor, uid=uid)
-    try:
+    with _outcome(request, "已办理"):
         if action == "freeze":
             payroll.payroll_freeze(actor=actor, roll=roll)
         elif action == "approve":
@@ -455,12 +465,6 @@ def roll_action(request: HttpRequest, uid: str, action: str) -> HttpResponse:
             payroll.payroll_cancel(actor=actor, roll=roll, reason=request.POST.get("reason", ""))
         else:
             raise NotFound()
-    except NotFound:
-        raise
-    except ApplicationError as exc:
-        _flash(request, f"操作未完成:{_error_text(exc)}")
-    else:
-        _flash(request, "已办理")
     return redirect("assistance:roll-detail", uid=roll.uid)
 
 
@@ -571,7 +575,7 @@ def rescue_list(request: HttpRequest) -> HttpResponse:
         if not actor.has_permission(AssistancePerm.RECORD_SERVICE):
             raise PermissionDenied()
         p = request.POST
-        try:
+        with _outcome(request, "已记录"):
             if p.get("case"):
                 records.rescue_advance(actor=actor, case=int(p["case"]) if p["case"].isdigit() else -1,
                                        stage=p.get("stage", ""), on=p.get("on"), destination=p.get("destination", ""))
@@ -580,12 +584,6 @@ def rescue_list(request: HttpRequest) -> HttpResponse:
                                       display_name=p.get("display_name", ""), found_on=p.get("found_on"),
                                       found_place=p.get("found_place", ""), gender=p.get("gender", ""),
                                       approx_age=p.get("approx_age") or None, note=p.get("note", ""))
-        except NotFound:
-            raise
-        except ApplicationError as exc:
-            _flash(request, f"操作未完成:{_error_text(exc)}")
-        else:
-            _flash(request, "已记录")
         return redirect("assistance:rescue-list")
     page = Paginator(selectors.rescue_list(actor=actor), PAGE).get_page(request.GET.get("page"))
     return render(request, "assistance/rescue_list.html", {

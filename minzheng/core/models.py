@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
 from django.db import models
+from django.db.models import signals  # noqa: TID251 -- read only: is any __init__ receiver connected?
+from django.db.models.base import ModelState
+
+M = TypeVar("M", bound=models.Model)
 
 
 class BaseModel(models.Model):
@@ -51,3 +58,23 @@ class AuditChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_event_id = models.BigIntegerField(default=0)
     last_mac = models.BinaryField(max_length=32, default=b"")
+
+
+def instances_from_rows(model: type[M], alias: str, attnames: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[M]:
+    """Model instances from fetched rows, as ``Model.from_db`` builds them (not added, bound to
+    ``alias``, columns not fetched left deferred), without running ``Model.__init__`` once per row,
+    which costs ~20 µs and dominates a fast indexed query that returns 50 rows. Models with
+    ``pre_init``/``post_init`` receivers (image dimensions, generic relations…) take the ORM path."""
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        return [model.from_db(alias, attnames, row) for row in rows]
+    new = model.__new__
+    out: list[M] = []
+    for row in rows:
+        obj = new(model)
+        state = ModelState()
+        state.adding, state.db = False, alias
+        values = obj.__dict__
+        values.update(zip(attnames, row, strict=True))
+        values["_state"] = state
+        out.append(obj)
+    return out

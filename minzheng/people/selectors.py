@@ -20,6 +20,7 @@ from django.utils import timezone
 from minzheng.core import crypto, identifiers
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import ApprovalRequired, NotFound, PermissionDenied
+from minzheng.core.models import instances_from_rows
 from minzheng.core.policy import policy
 from minzheng.core.services import audit_record
 from minzheng.divisions.models import Division
@@ -187,7 +188,7 @@ def person_search(*, actor: Actor, query: str, limit: int = SEARCH_LIMIT) -> tup
         rows: Any = cursor.fetchall()
     if statement.converters:
         rows = statement.compiler.apply_converters(rows, statement.converters)
-    persons = [Person.from_db(connection.alias, statement.columns, row) for row in rows]
+    persons = instances_from_rows(Person, connection.alias, statement.columns, rows)
     divisions = division_index()
     for person in persons:  # the division, as select_related would give it, without the join
         if person.division_id in divisions:

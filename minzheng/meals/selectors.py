@@ -21,7 +21,7 @@ from django.utils import timezone
 from minzheng.core import crypto, identifiers
 from minzheng.core.access import Actor, Role
 from minzheng.core.exceptions import NotFound, PermissionDenied, ValidationFailed
-from minzheng.meals import domain
+from minzheng.meals import domain, statements
 from minzheng.meals.enums import (
     YUHANG,
     ClaimStatus,
@@ -228,6 +228,33 @@ def classify_credential(value: str, kind: str = "") -> str:
     return CredentialKind.CITIZEN_CARD
 
 
+def _till_queryset(mode: str) -> QuerySet[Any]:
+    """The till's lookup for one kind of credential, with probes where the request's values go."""
+    day, value = statements.PROBE_DAY, statements.PROBE_BYTES
+    if mode == CredentialKind.QR:
+        return _diners_for_till(day).filter(pk=statements.PROBE_ID)
+    if mode == CredentialKind.FACE:
+        return _diners_for_till(day).filter(
+            Exists(FaceEnrolment.objects.filter(diner=OuterRef("pk"), ref_bidx=value, active=True)))
+    if mode == CredentialKind.ID_NUMBER:
+        return _diners_for_till(day).filter(person__id_bidx=value)
+    return (
+        DinerCard.objects.select_related("diner", "diner__person")
+        .annotate(on_hospital=Exists(_leave_on(day, "diner_id").filter(kind=LeaveKind.HOSPITAL)),
+                  on_away=Exists(_leave_on(day, "diner_id").filter(kind=LeaveKind.AWAY)))
+        .filter(bidx=value)
+    )
+
+
+def _till_lookup(mode: str, *, day: date, value: Any) -> Any:
+    """One row (a Diner, or for cards a DinerCard with its diner), through a statement compiled
+    once per mode: the ORM builds the same SQL on every checkout otherwise (``statements``)."""
+    probe = statements.PROBE_ID if mode == CredentialKind.QR else statements.PROBE_BYTES
+    stmt = statements.compiled(f"meals.till.{mode}", lambda: _till_queryset(mode).order_by("pk")[:1],
+                               {"day": statements.PROBE_DAY, "value": probe})
+    return stmt.first(day=day, value=value)
+
+
 def diner_identify(*, value: str, kind: str = "", day: date, now_ts: int | None = None,
                    id_confirmed: bool = False) -> Identified:
     """Who is at the till: card (市民卡/爱心卡), dynamic QR, face reference, or an ID number the
@@ -237,18 +264,16 @@ def diner_identify(*, value: str, kind: str = "", day: date, now_ts: int | None 
     if not value or len(value) > 200:
         raise ValidationFailed({"credential": "请刷卡、扫码或输入卡号"}, code="credential_missing")
     kind = classify_credential(value, kind)
-    base = _diners_for_till(day)
     diner: Diner | None
     if kind == CredentialKind.QR:
         try:
             diner_id = domain.qr_read(value, now_ts=int(_time.time()) if now_ts is None else now_ts)
         except domain.TokenError as exc:
             raise ValidationFailed({"credential": exc.message}, code=exc.code) from None
-        diner = base.filter(pk=diner_id).first()
+        diner = _till_lookup(kind, day=day, value=diner_id)
     elif kind == CredentialKind.FACE:
         ref = value[5:] if value.lower().startswith("face:") else value
-        bidx = crypto.blind_index("meal_face", ref.strip())
-        diner = base.filter(Exists(FaceEnrolment.objects.filter(diner=OuterRef("pk"), ref_bidx=bidx, active=True))).first()
+        diner = _till_lookup(kind, day=day, value=crypto.blind_index("meal_face", ref.strip()))
     elif kind == CredentialKind.ID_NUMBER:
         if not id_confirmed:
             raise ValidationFailed({"credential": "使用身份证号识别须由操作员核验本人证件后确认"},
@@ -257,24 +282,19 @@ def diner_identify(*, value: str, kind: str = "", day: date, now_ts: int | None 
             number = identifiers.parse_id_number(value)
         except identifiers.IdentifierError as exc:
             raise ValidationFailed({"credential": str(exc)}, code="bad_id_number") from None
-        diner = base.filter(person__id_bidx=crypto.blind_index("id", number)).first()
+        diner = _till_lookup(kind, day=day, value=crypto.blind_index("id", number))
     else:
         number = domain.normalise_card(value)
         if not 4 <= len(number) <= 32:
             raise ValidationFailed({"credential": "卡号格式不正确"}, code="unknown_credential")
-        card = (
-            DinerCard.objects.select_related("diner", "diner__person")
-            .annotate(on_hospital=Exists(_leave_on(day, "diner_id").filter(kind=LeaveKind.HOSPITAL)),
-                      on_away=Exists(_leave_on(day, "diner_id").filter(kind=LeaveKind.AWAY)))
-            .filter(bidx=crypto.blind_index("meal_card", number)).first()
-        )
+        card = _till_lookup(CredentialKind.CITIZEN_CARD, day=day, value=crypto.blind_index("meal_card", number))
         diner = None
         if card is not None:
             if not card.active:
                 raise ValidationFailed({"credential": "该卡已挂失或停用"}, code="credential_inactive")
             diner = card.diner
-            diner.on_hospital = card.on_hospital  # type: ignore[attr-defined]
-            diner.on_away = card.on_away  # type: ignore[attr-defined]
+            diner.on_hospital = card.on_hospital  # type: ignore[union-attr]
+            diner.on_away = card.on_away  # type: ignore[union-attr]
             kind = card.kind
     if diner is None:
         raise ValidationFailed({"credential": "未找到该凭证对应的助餐对象, 请核对或先登记"}, code="unknown_credential")

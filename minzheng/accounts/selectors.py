@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from django.db.models import QuerySet
@@ -42,17 +43,41 @@ def ip_is_throttled(*, ip: str | None) -> bool:
     return recent_failures(ip=ip, since=since) >= cfg.ip_throttle_failures
 
 
+# A machine sends its key with every request (a till: every checkout). The live key behind a
+# prefix is kept per process for API_KEY_CACHE_SECONDS, so that a key revoked by another process
+# (another web worker, a script) is refused at the latest that many seconds later; the process
+# that revokes forgets it at once (``api_key_forget``). Misses are not kept: a new key works at once.
+API_KEY_CACHE_SECONDS = 5.0
+_live_keys: dict[str, tuple[float, ApiKey]] = {}
+
+
 def api_key_for(*, raw: str) -> ApiKey | None:
     """The live key whose secret is ``raw`` (``<prefix>.<secret>``), or None."""
     prefix, _, secret = raw.strip().partition(".")
     if not prefix or not secret:
         return None
-    key = ApiKey.objects.select_related("division").filter(prefix=prefix, revoked_at__isnull=True).first()
-    if key is None:
-        return None
+    now = time.monotonic()
+    hit = _live_keys.get(prefix)
+    if hit is not None and now - hit[0] < API_KEY_CACHE_SECONDS:
+        key = hit[1]
+    else:
+        found = ApiKey.objects.select_related("division").filter(prefix=prefix, revoked_at__isnull=True).first()
+        if found is None:
+            _live_keys.pop(prefix, None)
+            return None
+        key = found
+        _live_keys[prefix] = (now, key)
     if not crypto.constant_time_equal(crypto.sm3(secret.encode()), bytes(key.secret_digest)):
         return None
     return key
+
+
+def api_key_forget(prefix: str | None = None) -> None:
+    """Forget one cached key (revoked in this process), or all of them."""
+    if prefix is None:
+        _live_keys.clear()
+    else:
+        _live_keys.pop(prefix, None)
 
 
 def staff_get(*, actor: Actor, pk: int) -> Staff:

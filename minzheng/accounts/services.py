@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from minzheng.accounts import domain
 from minzheng.accounts.models import ApiKey, LoginFailure, Staff, StaffRole
 from minzheng.accounts.permissions import AccountPerm
-from minzheng.accounts.selectors import ip_is_throttled, recent_failures, staff_find
+from minzheng.accounts.selectors import api_key_forget, ip_is_throttled, recent_failures, staff_find
 from minzheng.core import context, crypto, identifiers
 from minzheng.core.access import Actor, MachinePurpose, Role
 from minzheng.core.exceptions import ApplicationError, PermissionDenied, Throttled, ValidationFailed
@@ -367,6 +367,8 @@ def api_key_revoke(*, actor: Actor | None, key: ApiKey) -> ApiKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         audit_record(actor=actor, event_type="apikey.revoke", object_type="apikey", object_id=key.pk)
+        transaction.on_commit(lambda: api_key_forget(key.prefix))
+    api_key_forget(key.prefix)  # at once in this process; other processes within API_KEY_CACHE_SECONDS
     return key
 
 
@@ -374,6 +376,7 @@ def api_key_touch(*, key: ApiKey) -> None:
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now  # the instance may be the per-process cached one (api_key_for)
 
 
 

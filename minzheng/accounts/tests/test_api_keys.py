@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from minzheng.accounts.models import ApiKey
 from minzheng.accounts.selectors import api_key_for
@@ -103,3 +104,68 @@ def test_bad_key_requests_name_the_fields(sysadmin):
 
     assert set(caught.value.fields) == {"name", "purpose"}
     assert not ApiKey.objects.exists()
+
+
+# --- the per-process cache of live keys (api_key_for) -----------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The monotonic clock the key cache reads, moved by hand."""
+    import minzheng.accounts.selectors as selectors
+
+    now = {"t": 1000.0}
+    monkeypatch.setattr(selectors.time, "monotonic", lambda: now["t"])
+    selectors.api_key_forget()
+    yield now
+    selectors.api_key_forget()
+
+
+def test_a_key_revoked_elsewhere_is_refused_once_the_cache_ttl_has_passed(sysadmin, clock):
+    """Another process (a web worker, a script) revokes the key: this process keeps answering from
+    its cache for at most API_KEY_CACHE_SECONDS, then refuses it."""
+    from minzheng.accounts.selectors import API_KEY_CACHE_SECONDS
+
+    key, raw = api_key_create(actor=sysadmin, name="终端", purpose="canteen_terminal", division_code=COMMUNITY_A)
+    assert api_key_for(raw=raw).pk == key.pk
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())  # not through this process
+
+    clock["t"] += API_KEY_CACHE_SECONDS - 0.5
+    assert api_key_for(raw=raw) is not None  # still within the TTL
+    clock["t"] += 1.0
+    assert api_key_for(raw=raw) is None
+    assert api_key_for(raw=raw) is None  # and stays refused
+    assert API_KEY_CACHE_SECONDS <= 5
+
+
+def test_a_key_revoked_in_this_process_is_refused_at_once(sysadmin, clock):
+    key, raw = api_key_create(actor=sysadmin, name="终端", purpose="canteen_terminal", division_code=COMMUNITY_A)
+    assert api_key_for(raw=raw) is not None
+    api_key_revoke(actor=sysadmin, key=ApiKey.objects.get(pk=key.pk))
+    assert api_key_for(raw=raw) is None
+
+
+def test_the_cache_answers_without_a_query_and_still_checks_the_secret(sysadmin, clock):
+    from django.test.utils import CaptureQueriesContext
+
+    _key, raw = api_key_create(actor=sysadmin, name="终端", purpose="canteen_terminal", division_code=COMMUNITY_A)
+    wrong = raw[:-1] + ("A" if raw[-1] != "A" else "B")
+    assert api_key_for(raw=raw) is not None
+    with CaptureQueriesContext(connection) as ctx:
+        assert api_key_for(raw=raw) is not None
+        assert api_key_for(raw=wrong) is None
+    assert ctx.captured_queries == []
+
+
+def test_last_used_is_written_once_a_minute_with_a_cached_key(sysadmin, clock):
+    from django.test.utils import CaptureQueriesContext
+
+    from minzheng.accounts.services import api_key_touch
+
+    _key, raw = api_key_create(actor=sysadmin, name="终端", purpose="canteen_terminal", division_code=COMMUNITY_A)
+    key = api_key_for(raw=raw)
+    api_key_touch(key=key)
+    with CaptureQueriesContext(connection) as ctx:
+        for _ in range(5):
+            api_key_touch(key=api_key_for(raw=raw))
+    assert ctx.captured_queries == []

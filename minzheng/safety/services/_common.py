@@ -102,6 +102,18 @@ def params_for(overrides: dict[str, Any] | None) -> domain.RuleParams:
     return params
 
 
+def params_for_json(text: str | None) -> domain.RuleParams:
+    """``params_for`` keyed by the stored JSON text of the overrides (no parse, no re-serialisation
+    on a hit: the ingestion hot path)."""
+    rules = current_rules()
+    key = "json:" + (text or "")
+    params = _params_cache.get(key)
+    if params is None:
+        params = domain.RuleParams.build(rules, (json.loads(text) if text else None) or {})
+        _params_cache[key] = params
+    return params
+
+
 def rule_versions() -> dict[str, int]:
     return {k: v["version"] for k, v in current_rules().items()}
 
@@ -116,23 +128,40 @@ TIME_FIELDS = (
 PLAIN_FIELDS = ("last_lat", "last_lon", "alarm_in_gap")
 
 
-def state_from_row(row: HomeState) -> domain.HomeRuleState:
+STATE_FIELDS = (*TIME_FIELDS, *PLAIN_FIELDS, "active_alarms", "gap_hist", "thresholds")
+
+
+def snapshot_of_row(row: HomeState) -> dict[str, Any]:
+    """A ``HomeState`` row as the rules see it (times as epoch seconds); what ``state_diff`` compares to."""
+    snap: dict[str, Any] = {f: to_ts(getattr(row, f)) for f in TIME_FIELDS}
+    for f in (*PLAIN_FIELDS, "active_alarms", "gap_hist", "thresholds"):
+        snap[f] = getattr(row, f)
+    return snap
+
+
+def state_from_snapshot(snap: dict[str, Any]) -> domain.HomeRuleState:
     s = domain.HomeRuleState()
     for f in TIME_FIELDS:
-        setattr(s, f, to_ts(getattr(row, f)))
+        setattr(s, f, snap[f])
     for f in PLAIN_FIELDS:
-        setattr(s, f, getattr(row, f))
-    s.active_alarms = set(row.active_alarms or [])
-    s.gap_hist = {int(k): list(v) for k, v in (row.gap_hist or {}).items()}
-    s.thresholds = list(row.thresholds) if row.thresholds else None
+        setattr(s, f, snap[f])
+    s.active_alarms = set(snap["active_alarms"] or [])
+    gap = snap["gap_hist"]
+    s.gap_hist = {int(k): list(v) for k, v in gap.items()} if gap else {}
+    s.thresholds = list(snap["thresholds"]) if snap["thresholds"] else None
     return s
+
+
+def state_from_row(row: HomeState) -> domain.HomeRuleState:
+    return state_from_snapshot(snapshot_of_row(row))
 
 
 COALESCE_SECONDS = {"sensor_seen_at": 600.0, "water_seen_at": 600.0}
 
 
-def state_to_row(state: domain.HomeRuleState, row: HomeState) -> set[str]:
-    """Copy the state onto the row; return the names of the fields that changed.
+def state_diff(state: domain.HomeRuleState, snap: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``state`` that differ from the stored ``snap`` (values as in the state: epoch
+    seconds), or {} when nothing worth a write changed.
 
     A change that is only "the sensor was heard again" (a heartbeat) less than ten minutes after
     the stored time is not written: the rules read it with a 75-minute tolerance, so a restart
@@ -140,26 +169,32 @@ def state_to_row(state: domain.HomeRuleState, row: HomeState) -> set[str]:
     changes: dict[str, Any] = {}
     for f in TIME_FIELDS:
         new = getattr(state, f)
-        old = to_ts(getattr(row, f))
+        old = snap[f]
         if new != old and not (new is not None and old is not None and abs(new - old) < 1e-6):
             changes[f] = new
     for f in PLAIN_FIELDS:
-        if getattr(row, f) != getattr(state, f):
+        if snap[f] != getattr(state, f):
             changes[f] = getattr(state, f)
     active = sorted(state.active_alarms)
-    if sorted(row.active_alarms or []) != active:
+    if sorted(snap["active_alarms"] or []) != active:
         changes["active_alarms"] = active
     if state.gap_changed:
         changes["gap_hist"] = {str(k): v for k, v in sorted(state.gap_hist.items())}
         state.gap_changed = False
-    if changes and set(changes) <= set(COALESCE_SECONDS):
+    if changes and changes.keys() <= COALESCE_SECONDS.keys():
         minor = True
         for f, new in changes.items():
-            old = to_ts(getattr(row, f))
+            old = snap[f]
             if old is None or new is None or not 0 <= new - old < COALESCE_SECONDS[f]:
                 minor = False
         if minor:
-            return set()
+            return {}
+    return changes
+
+
+def state_to_row(state: domain.HomeRuleState, row: HomeState) -> set[str]:
+    """Copy the state onto the row; return the names of the fields that changed (see ``state_diff``)."""
+    changes = state_diff(state, snapshot_of_row(row))
     for f, value in changes.items():
         setattr(row, f, to_dt(value) if f in TIME_FIELDS else value)
     return set(changes)

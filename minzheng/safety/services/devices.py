@@ -181,7 +181,16 @@ def device_add(*, actor: Actor, home_id: int, kind: str, serial: str, place: str
         device = Device.objects.create(kit=home.kit, home=home, kind=kind, serial=serial, place=place[:32])
         audit_record(actor=actor, event_type="safety.device.add", object_type="safety_device", object_id=serial,
                      extra={"home": home.code, "kind": kind})
+        transaction.on_commit(lambda: _forget_kinds(home.pk))
     return device
+
+
+def _forget_kinds(home_id: int) -> None:
+    """The rules of a home depend on its kinds of sensor: ingestion's per-process memory of them
+    is dropped when a device comes or goes (other processes: within its one-minute lifetime)."""
+    from minzheng.safety.services.ingest import forget_home_kinds
+
+    forget_home_kinds(home_id)
 
 
 def device_retire(*, actor: Actor, device_id: int, reason: str) -> Device:
@@ -200,6 +209,7 @@ def device_retire(*, actor: Actor, device_id: int, reason: str) -> Device:
             state=TicketState.CANCELLED, closed_at=timezone.now(), note="设备已拆除")
         audit_record(actor=actor, event_type="safety.device.retire", object_type="safety_device",
                      object_id=device.serial, reason=reason)
+        transaction.on_commit(lambda: _forget_kinds(device.home_id))
     return device
 
 

@@ -159,3 +159,32 @@ def test_a_retired_device_or_a_stopped_kit_is_refused(home_a, installer, sender)
     out = sender.one("PIR-A", "motion", 1, bj(5, 6, 10))
     assert out.rejected == 1
     assert IngestRejection.objects.order_by("-id").first().reason == RejectReason.KIT_INACTIVE
+
+
+def test_the_rules_know_at_once_when_a_motion_sensor_is_retired_or_added(home_a, installer,
+                                                                          django_capture_on_commit_callbacks):
+    from minzheng.safety.services import device_add, device_retire
+    from minzheng.safety.services.ingest import home_contexts
+
+    home = home_a[0]
+    assert home_contexts([home.pk])[home.pk] == (True, True)  # remembered for a minute from now on
+    with django_capture_on_commit_callbacks(execute=True):
+        device_retire(actor=installer, device_id=Device.objects.get(serial="PIR-A").pk, reason="损坏")
+    assert home_contexts([home.pk])[home.pk] == (False, True)  # the door contact now stands in for it
+    with django_capture_on_commit_callbacks(execute=True):
+        device_add(actor=installer, home_id=home.pk, kind="pir", serial="PIR-A2")
+    assert home_contexts([home.pk])[home.pk] == (True, True)
+
+
+def test_a_batch_reads_and_writes_the_rule_state_exactly(home_a, sender):
+    """The hot path moves times as epoch seconds: what it stores reads back to the microsecond,
+    and a state another writer changed between two batches is the one the next batch folds into."""
+    t = bj(5, 6, 9, 0, 0) + timedelta(microseconds=123457)
+    sender.one("DOOR-A", "door", "open", t)
+    state = HomeState.objects.get(home=home_a[0])
+    assert state.last_door_at == t and state.last_activity_at == t
+    HomeState.objects.filter(home=home_a[0]).update(last_activity_at=t + timedelta(hours=1))  # e.g. a repair
+    sender.one("PIR-A", "motion", 1, t + timedelta(minutes=30))  # older than the stored activity: late
+    state.refresh_from_db()
+    assert state.last_activity_at == t + timedelta(hours=1)
+    assert state.last_motion_at == t + timedelta(minutes=30)

@@ -14,22 +14,24 @@ and ``amount_fen`` an ``int``: **debit positive, credit negative**, summing to 0
 ``ledger.domain`` for the convention and for what "may not go negative" means on a credit-side
 account such as a wallet).
 
-Posting, in order (a fixed number of queries whatever the number of lines):
+Posting, in order (a fixed number of statements whatever the number of lines, each compiled
+once per process and number of lines):
 
-1. the idempotency key is looked up: a replay with the same content returns the ORIGINAL
-   transaction (``.replayed`` is True) and writes nothing; different content → 409
-   ``idempotency_mismatch``;
-2. the accounts are locked ``SELECT … FOR NO KEY UPDATE`` ordered by id (one deterministic order
+1. the accounts are locked ``SELECT … FOR NO KEY UPDATE`` ordered by id (one deterministic order
    for every caller, so two postings never deadlock each other), which also reads the database
    clock for ``posted_at``;
-3. the transaction row is inserted with ``ON CONFLICT DO NOTHING``: if a concurrent request with
-   the same key committed while we waited for the locks, nothing is inserted and we return its
-   transaction, exactly as a replay — never a 500, never a second transaction;
-4. funds are checked on the locked rows: a no-overdraft account that would go below 0 on its
-   normal side → 409 ``insufficient_funds``;
-5. postings are inserted (one statement) and balances moved with one ``UPDATE … FROM (VALUES …)``;
+2. the transaction row is inserted with ``ON CONFLICT DO NOTHING`` on the idempotency key: when
+   nothing is inserted the key was posted before (a replay), or by a concurrent request that
+   committed while we waited — either way the ORIGINAL transaction is returned (``.replayed`` is
+   True) and nothing is written; different content → 409 ``idempotency_mismatch``. Never a 500,
+   never a second transaction. (A replay is rare: looking the key up first would cost every new
+   posting a statement to save a replay two row locks.)
+3. funds are checked on the locked rows: a closed account → 409 ``account_closed``; a
+   no-overdraft account that would go below 0 on its normal side → 409 ``insufficient_funds``
+   (the row inserted in step 2 goes with the rolled-back savepoint);
+4. postings are inserted (one statement) and balances moved with one ``UPDATE … FROM (VALUES …)``;
    the database CHECK refuses an overdraft regardless;
-6. the audit row is written last, so the audit chain's head lock is held as briefly as possible.
+5. the audit row is written last, so the audit chain's head lock is held as briefly as possible.
 
 Lock order for domain services: post to the ledger *before* calling ``audit_record`` yourself in
 the same transaction; taking the audit head first and account rows second can deadlock with a
@@ -229,19 +231,31 @@ def _replay(existing: Transaction, request: _Request) -> Transaction:
     return existing
 
 
+_sql: dict[tuple[str, str, int], Any] = {}
+
+
+def _claim_sql() -> tuple[str, list[Any]]:
+    key = (connection.alias, "claim", 0)
+    found = _sql.get(key)
+    if found is None:
+        meta = Transaction._meta
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        qn = connection.ops.quote_name
+        # Identifiers come from the model's own metadata; every value is a bound parameter.
+        columns = ", ".join(qn(f.column) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}"  # noqa: S608
+        found = _sql[key] = (sql, fields)
+    return found
+
+
 def _claim(txn: Transaction) -> bool:
     """INSERT the transaction unless its key (or the reversed transaction) is already taken.
 
     ``ON CONFLICT DO NOTHING`` waits for a concurrent insert of the same key to commit or roll
     back, and then inserts nothing instead of raising: the transaction stays usable, no savepoint.
     """
-    meta = Transaction._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    qn = connection.ops.quote_name
-    # Identifiers come from the model's own metadata; every value is a bound parameter.
-    columns = ", ".join(qn(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}"  # noqa: S608
+    sql, fields = _claim_sql()
     params = [f.get_db_prep_save(getattr(txn, f.attname), connection=connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -252,6 +266,74 @@ def _claim(txn: Transaction) -> bool:
     txn._state.adding = False
     txn._state.db = connection.alias
     return True
+
+
+@dataclass(frozen=True)
+class _Locked:
+    """An account row as ``_post`` reads it under its lock (what the checks and postings need)."""
+
+    id: int
+    code: str
+    kind: str
+    allow_negative: bool
+    balance_fen: int
+    closed_at: datetime | None
+
+    @property
+    def normal_balance_fen(self) -> int:
+        return domain.normal_balance(self.kind, self.balance_fen)
+
+
+_LOCKED_COLUMNS = ("id", "code", "kind", "allow_negative", "balance_fen", "closed_at", "db_now")
+
+
+def _lock_accounts(codes: Sequence[str]) -> tuple[list[_Locked], datetime | None]:
+    """``SELECT … FOR NO KEY UPDATE`` of the accounts named, ordered by id, with the database clock:
+    compiled by the ORM once per number of lines (and database), then only the codes change."""
+    key = (connection.alias, "lock", len(codes))
+    found = _sql.get(key)
+    if found is None:
+        probes = [f"\x00code{i}\x00" for i in range(len(codes))]
+        qs = (Account.objects.filter(code__in=probes).order_by("id").select_for_update(no_key=True)
+              .annotate(db_now=Now()).values_list(*_LOCKED_COLUMNS))
+        compiler = qs.query.get_compiler(connection.alias)
+        sql, params = compiler.as_sql()
+        slots = [params.index(p) for p in probes]
+        converters = compiler.get_converters([s[0] for s in compiler.select[0 : compiler.col_count]])
+        found = _sql[key] = (sql, tuple(params), slots, compiler, converters)
+    sql, template, slots, compiler, converters = found
+    params = list(template)
+    for slot, code in zip(slots, codes, strict=True):
+        params[slot] = code
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows: Any = cursor.fetchall()
+    if converters:
+        rows = list(compiler.apply_converters(rows, converters))
+    if not rows:
+        return [], None
+    return [_Locked(*row[:6]) for row in rows], rows[0][6]
+
+
+def _insert_postings(txn_id: int, posted_at: datetime, postings: Sequence[tuple[int, str, int]]) -> None:
+    """The transaction's postings in one INSERT (its SQL built once per number of lines)."""
+    key = (connection.alias, "postings", len(postings))
+    found = _sql.get(key)
+    if found is None:
+        meta = Posting._meta
+        qn = connection.ops.quote_name
+        by_name = {f.name: f for f in meta.concrete_fields}
+        fields = [by_name[n] for n in ("txn", "account", "amount_fen", "posted_at")]
+        columns = ", ".join(qn(f.column) for f in fields)
+        rows = ", ".join(["(%s, %s, %s, %s)"] * len(postings))
+        found = _sql[key] = (f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES {rows}", fields[3])  # noqa: S608
+    sql, posted_field = found
+    when = posted_field.get_db_prep_save(posted_at, connection=connection)
+    params: list[Any] = []
+    for account_id, _code, amount in postings:
+        params.extend((txn_id, account_id, amount, when))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _move_balances(moves: Sequence[tuple[int, int]]) -> None:
@@ -268,23 +350,13 @@ def _move_balances(moves: Sequence[tuple[int, int]]) -> None:
 
 def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: str = "") -> Transaction:
     """Steps 1–6 of the module docstring. The caller holds the atomic block."""
-    existing = Transaction.objects.filter(idempotency_key=request.key).first()
-    if existing is not None:
-        return _replay(existing, request)
-
     codes = [line.code for line in request.lines]
-    rows = list(
-        Account.objects.filter(code__in=codes).order_by("id").select_for_update(no_key=True).annotate(db_now=Now())
-    )
+    rows, posted_at = _lock_accounts(codes)
     by_code = {a.code: a for a in rows}
     unknown = [c for c in codes if c not in by_code]
-    if unknown:
+    if unknown or posted_at is None:
         raise ValidationFailed({"lines": f"账户不存在:{'、'.join(unknown)}"}, code="unknown_account")
-    for account in rows:
-        if account.closed_at is not None:
-            raise AccountClosed(account.code)
 
-    posted_at: datetime = rows[0].db_now
     actor_id = getattr(actor, "pk", None)
     postings = tuple((by_code[line.code].id, line.code, line.amount_fen) for line in request.lines)
     txn = Transaction(
@@ -301,6 +373,7 @@ def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: st
     )
     txn.mac = domain.txn_mac(content_of(txn, postings))
     if not _claim(txn):
+        # The key was posted before (a replay) or by a concurrent request we waited for.
         existing = Transaction.objects.filter(idempotency_key=request.key).first()
         if existing is not None:
             return _replay(existing, request)
@@ -308,6 +381,9 @@ def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: st
             raise AlreadyReversed(request.reverses_id)
         raise Conflict("记账请求冲突,请重试", code="ledger_conflict")  # pragma: no cover - no other UNIQUE
 
+    for account in rows:
+        if account.closed_at is not None:
+            raise AccountClosed(account.code)
     for line in request.lines:
         account = by_code[line.code]
         if account.allow_negative:
@@ -320,10 +396,7 @@ def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: st
                 required_fen=-line.amount_fen * domain.normal_sign(account.kind),
             )
 
-    Posting.objects.bulk_create(
-        Posting(txn_id=txn.id, account_id=account_id, amount_fen=amount, posted_at=posted_at)
-        for account_id, _code, amount in postings
-    )
+    _insert_postings(txn.id, posted_at, postings)
     _move_balances([(account_id, amount) for account_id, _code, amount in postings])
     audit_record(
         actor=actor,

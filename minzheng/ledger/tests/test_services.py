@@ -115,18 +115,19 @@ def test_query_count_is_fixed_whatever_the_number_of_lines(funded, django_assert
     b = funded
     two = [(b.bank, -100), (b.dibao_expense, 100)]
     five = [(b.wallet, 300), (b.subsidy_expense, 500), (b.cash, 700), (b.equity, 100), (b.operator, -1600)]
-    # lookup key, lock accounts (+clock), insert txn, insert postings, update balances,
+    # lock accounts (+clock), insert txn (ON CONFLICT on the key), insert postings, update balances,
     # audit (advance and lock the chain head, insert, head MAC), and the savepoint pair of our
     # own atomic() inside the test's transaction.
-    expected = 10
+    expected = 9
 
     with django_assert_num_queries(expected):
         txn_post(actor=None, key="q2", kind="payroll.disburse", lines=two)
     with django_assert_num_queries(expected):
         txn_post(actor=None, key="q5", kind="meal.checkout", lines=five)
-    # A replay is one lookup inside the savepoint pair
-    with django_assert_num_queries(3):
-        txn_post(actor=None, key="q5", kind="meal.checkout", lines=five)
+    # A replay: the locks, the insert that finds the key taken, the lookup, inside the savepoint pair
+    with django_assert_num_queries(5):
+        replay = txn_post(actor=None, key="q5", kind="meal.checkout", lines=five)
+    assert replay.replayed
 
 
 # --- refusals: each leaves nothing behind ----------------------------------------------------
@@ -270,6 +271,33 @@ def test_replay_even_when_the_wallet_is_now_empty(funded):
     again = txn_post(actor=None, key="meal:T1:43", kind="meal.checkout", lines=lines)
 
     assert (again.id, again.replayed) == (first.id, True)
+
+
+def test_replay_even_when_an_account_of_it_has_since_been_closed(funded, state):
+    account_open(actor=None, code="meals:wallet:later", name="后注销", kind="liability", division_code=COMMUNITY_A)
+    lines = [(funded.subsidy_expense, 100), ("meals:wallet:later", -100)]
+    first = txn_post(actor=None, key="grant:later", kind="meal.grant", lines=lines)
+    txn_post(actor=None, key="spend:later", kind="meal.checkout",
+             lines=[("meals:wallet:later", 100), (funded.operator, -100)])
+    account_close(actor=None, account="meals:wallet:later")
+    before = state()
+
+    again = txn_post(actor=None, key="grant:later", kind="meal.grant", lines=lines)
+
+    assert (again.id, again.replayed) == (first.id, True)
+    assert state() == before
+
+
+def test_a_refused_posting_leaves_its_key_free(funded, state):
+    """The transaction row is claimed before the funds check; a refusal must take it back."""
+    before = state()
+    with pytest.raises(InsufficientFunds):
+        txn_post(actor=None, key="meal:T1:99", kind="meal.checkout",
+                 lines=[(funded.wallet, 10_001), (funded.operator, -10_001)])
+    assert state() == before
+    ok = txn_post(actor=None, key="meal:T1:99", kind="meal.checkout",
+                  lines=[(funded.wallet, 100), (funded.operator, -100)])
+    assert ok.replayed is False
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,8 @@ from minzheng.ledger import domain
 from minzheng.ledger.models import Account, Posting, Transaction
 
 AUDIT_OBJECT = "ledger.transaction"
+# The ledger's own audit events; a caller may name the row after its business event instead
+# (services.AuditNote: ``meals.checkout``), so the audit of a transaction is found by its object.
 AUDIT_EVENTS = ("ledger.txn_post", "ledger.txn_reverse")
 
 AccountRef = Account | str
@@ -313,7 +315,7 @@ def _missing(batch: int) -> Iterator[LedgerProblem]:
     last = 0
     while True:
         events = list(
-            AuditEvent.objects.filter(object_type=AUDIT_OBJECT, event_type__in=AUDIT_EVENTS, id__gt=last)
+            AuditEvent.objects.filter(object_type=AUDIT_OBJECT, id__gt=last)
             .order_by("id").values_list("id", "object_id")[:batch]
         )
         if not events:
@@ -345,7 +347,7 @@ def ledger_verify(*, batch: int = 1000, check_audit: bool = True) -> list[Ledger
         audited: dict[int, Any] = {}
         if check_audit:
             for object_id, extra in AuditEvent.objects.filter(
-                object_type=AUDIT_OBJECT, object_id__in=[str(i) for i in ids], event_type__in=AUDIT_EVENTS
+                object_type=AUDIT_OBJECT, object_id__in=[str(i) for i in ids]
             ).values_list("object_id", "extra"):
                 audited[int(object_id)] = (extra or {}).get("mac")
         for txn in rows:

@@ -348,7 +348,20 @@ def _move_balances(moves: Sequence[tuple[int, int]]) -> None:
         cursor.execute(sql, [x for move in moves for x in move])
 
 
-def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: str = "") -> Transaction:
+@dataclass(frozen=True)
+class AuditNote:
+    """The caller's audit of the business event a posting belongs to (a meal served, a benefit
+    paid), written by ``txn_post`` as the posting's one audit row instead of two rows in the same
+    transaction: ``event_type`` is the caller's (``meals.checkout``), the object is still the
+    ledger transaction (``ledger_verify`` matches it by id and MAC), and ``extra`` holds the
+    caller's fields beside the posting's (key, kind, lines, debit_fen, reverses, mac)."""
+
+    event_type: str
+    extra: Mapping[str, Any]
+
+
+def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: str = "",
+          note: AuditNote | None = None) -> Transaction:
     """Steps 1–6 of the module docstring. The caller holds the atomic block."""
     codes = [line.code for line in request.lines]
     rows, posted_at = _lock_accounts(codes)
@@ -398,23 +411,35 @@ def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: st
 
     _insert_postings(txn.id, posted_at, postings)
     _move_balances([(account_id, amount) for account_id, _code, amount in postings])
-    audit_record(
-        actor=actor,
-        event_type=event_type,
-        object_type=AUDIT_OBJECT,
-        object_id=txn.id,
-        reason=reason,
-        extra={
-            "key": request.key,
-            "kind": request.kind,
-            "lines": len(postings),
-            "debit_fen": sum(a for _, _, a in postings if a > 0),
-            "reverses": request.reverses_id,
-            "mac": mac_tag(txn.mac),
-        },
-    )
+    extra: dict[str, Any] = {
+        "key": request.key,
+        "kind": request.kind,
+        "lines": len(postings),
+        "debit_fen": sum(a for _, _, a in postings if a > 0),
+        "reverses": request.reverses_id,
+        "mac": mac_tag(txn.mac),
+    }
+    if note is not None:
+        event_type = note.event_type
+        extra = {**note.extra, **extra}
+    audit_record(actor=actor, event_type=event_type, object_type=AUDIT_OBJECT, object_id=txn.id, reason=reason,
+                 extra=extra)
     txn.replayed = False
     return txn
+
+
+_LEDGER_EXTRA = frozenset({"key", "kind", "lines", "debit_fen", "reverses", "mac"})
+
+
+def _checked_note(note: Any) -> AuditNote | None:
+    if note is None:
+        return None
+    if not isinstance(note, AuditNote) or not isinstance(note.event_type, str) or not note.event_type:
+        raise ValidationFailed({"audit": "审计说明无效"}, code="invalid_audit_note")
+    clash = sorted(_LEDGER_EXTRA & set(note.extra))
+    if clash:
+        raise ValidationFailed({"audit": f"审计说明不能使用记账字段: {'、'.join(clash)}"}, code="invalid_audit_note")
+    return note
 
 
 @retry_on_conflict
@@ -427,8 +452,13 @@ def txn_post(
     memo: str = "",
     occurred_at: datetime | None = None,
     metadata: Mapping[str, Any] | None = None,
+    audit: AuditNote | None = None,
 ) -> Transaction:
     """Post one balanced journal entry under an idempotency key (see the module docstring).
+
+    ``audit``: the caller's own audit of the event behind the posting, recorded in the posting's
+    audit row (one row per posting either way; see ``AuditNote``). Without it the row is
+    ``ledger.txn_post``.
 
     Refusals (nothing is written): ``ValidationFailed`` 400 for bad input (fewer than 2 lines, not
     summing to 0, a float or bool amount, 0, an unknown account, one account twice...);
@@ -439,7 +469,7 @@ def txn_post(
         key=key, kind=kind, lines=lines, memo=memo, occurred_at=occurred_at, metadata=metadata, reverses_id=None
     )
     with db_transaction.atomic():
-        return _post(actor=actor, request=request, event_type="ledger.txn_post")
+        return _post(actor=actor, request=request, event_type="ledger.txn_post", note=_checked_note(audit))
 
 
 @retry_on_conflict

@@ -72,6 +72,31 @@ def test_posting_writes_one_audit_row_quoting_the_mac(funded):
     assert row.extra["debit_fen"] == 100
 
 
+def test_a_callers_audit_note_is_the_postings_one_audit_row(funded, state):
+    from minzheng.ledger.services import AuditNote
+
+    before = AuditEvent.objects.count()
+    txn = txn_post(actor=None, key="k-note", kind="meal.checkout",
+                   lines=[(funded.wallet, 100), (funded.operator, -100)],
+                   audit=AuditNote("meals.checkout", {"meal": 42, "point": "YH001"}))
+
+    assert AuditEvent.objects.count() == before + 1
+    row = AuditEvent.objects.get(object_type="ledger.transaction", object_id=str(txn.id))
+    assert row.event_type == "meals.checkout"
+    assert (row.extra["meal"], row.extra["point"]) == (42, "YH001")
+    assert (row.extra["key"], row.extra["lines"], row.extra["debit_fen"]) == ("k-note", 2, 100)
+    assert row.extra["mac"] == mac_tag(bytes(txn.mac))
+    assert ledger_verify() == []  # the audit of a transaction is found by its object, whatever its name
+
+    # a note may not overwrite what the ledger records
+    unchanged = state()
+    with pytest.raises(ValidationFailed) as err:
+        txn_post(actor=None, key="k-note-2", kind="meal.checkout", lines=[(funded.wallet, 100), (funded.operator, -100)],
+                 audit=AuditNote("meals.checkout", {"mac": "forged"}))
+    assert err.value.code == "invalid_audit_note"
+    assert state() == unchanged
+
+
 def test_lines_accept_account_objects_and_integral_numbers(funded):
     wallet = Account.objects.get(code=funded.wallet)
 

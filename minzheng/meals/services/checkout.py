@@ -35,7 +35,7 @@ from minzheng.core.exceptions import (
 from minzheng.core.services import audit_record
 from minzheng.ledger.retry import retry_on_conflict
 from minzheng.ledger.selectors import available, txn_by_key
-from minzheng.ledger.services import txn_post, txn_reverse
+from minzheng.ledger.services import AuditNote, txn_post, txn_reverse
 from minzheng.meals import domain
 from minzheng.meals.enums import (
     Channel,
@@ -410,15 +410,17 @@ def meal_checkout(*, actor: Actor, request: CheckoutRequest) -> CheckoutResult:
         books.ensure([code for code, _ in lines if not code.startswith("meals:wallet:")],
                      division_code=cfg.division_code or f"{cfg.region}000000", point_name=cfg.name,
                      owner=("meal_point", cfg.code))
+        # One audit row records the whole checkout: the meal (what, where, who, the split) and its
+        # posting (key, lines, MAC), written by the ledger as the posting's audit (AuditNote).
         txn_post(actor=actor, key=meal.ledger_key, kind="meal.checkout", lines=lines, occurred_at=at,
                  memo=f"{cfg.name} {Slot(meal.slot).label}", metadata={
                      "meal": meal.id, "point": cfg.code, "diner": str(identified.diner.uid),
-                     "date": meal.service_date.isoformat(), "slot": meal.slot, "payer": meal.payer, "meals": 1})
-        audit_record(actor=actor, event_type="meals.checkout", object_type="meals.meal", object_id=meal.id, extra={
-            "point": cfg.code, "diner": str(identified.diner.uid), "slot": meal.slot,
-            "date": meal.service_date.isoformat(), "price": meal.price_fen, "benefit": meal.benefit_fen,
-            "wallet": meal.wallet_fen, "self_pay": meal.self_pay_fen, "subsidised": meal.subsidised,
-            "credential": meal.credential, "channel": meal.channel})
+                     "date": meal.service_date.isoformat(), "slot": meal.slot, "payer": meal.payer, "meals": 1},
+                 audit=AuditNote("meals.checkout", {
+                     "meal": meal.id, "point": cfg.code, "diner": str(identified.diner.uid), "slot": meal.slot,
+                     "date": meal.service_date.isoformat(), "price": meal.price_fen, "benefit": meal.benefit_fen,
+                     "wallet": meal.wallet_fen, "self_pay": meal.self_pay_fen, "subsidised": meal.subsidised,
+                     "credential": meal.credential, "channel": meal.channel}))
         if identified.leave == LeaveKind.HOSPITAL:
             _flag(diner_id=identified.diner.pk, kind=FlagKind.HOSPITAL_LEAVE, meal_id=meal.id, point_id=cfg.id,
                   dedup=f"hospital:{meal.id}", detail=f"住院报备期间在{cfg.name}就餐(已按原价结算)")

@@ -13,7 +13,7 @@ from conftest import COMMUNITY_A
 from minzheng.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from minzheng.core.models import AuditEvent
 from minzheng.ledger.models import Account, Posting, Transaction
-from minzheng.ledger.selectors import ledger_verify, trial_balance
+from minzheng.ledger.selectors import ledger_verify, mac_tag, trial_balance
 from minzheng.meals import domain
 from minzheng.meals.models import FraudFlag, MealService
 from minzheng.meals.selectors import diner_identify
@@ -60,7 +60,18 @@ def test_a_70_year_old_pays_twelve_yuan_for_a_fifteen_yuan_lunch(site, make_dine
     txn = Transaction.objects.get(idempotency_key=meal.ledger_key)
     assert sum(Posting.objects.filter(txn=txn).values_list("amount_fen", flat=True)) == 0
     assert txn.metadata["meal"] == meal.id
-    assert AuditEvent.objects.filter(event_type="meals.checkout", object_id=str(meal.id)).count() == 1
+    # one audit row records the whole checkout: the meal and its posting
+    rows = AuditEvent.objects.filter(object_type="ledger.transaction", object_id=str(txn.id))
+    assert [r.event_type for r in rows] == ["meals.checkout"]
+    row = rows[0]
+    assert row.extra["meal"] == meal.id
+    assert {k: row.extra[k] for k in ("point", "slot", "price", "benefit", "self_pay", "subsidised", "credential")} == {
+        "point": "YH001", "slot": "lunch", "price": 1500, "benefit": 300, "self_pay": 1200, "subsidised": True,
+        "credential": "citizen_card"}
+    assert row.extra["key"] == meal.ledger_key and row.extra["lines"] == 3
+    assert row.extra["mac"] == mac_tag(bytes(txn.mac))
+    assert row.actor_username == staff.operator.username
+    assert AuditEvent.objects.filter(event_type="ledger.txn_post", object_id=str(txn.id)).count() == 0
     assert trial_balance().ok
     assert ledger_verify() == []
 

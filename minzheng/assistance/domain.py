@@ -9,7 +9,6 @@ module only turns frozen snapshots into the arrays those programs take and back.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 import chinese_calendar
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from minzheng.assistance.enums import (
@@ -384,7 +384,10 @@ def countable_income(income_fen: int, job_income_fen: int, *, disregard: bool, c
 
 
 def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    """Sorted keys, no spaces, UTF-8: byte for byte what ``json.dumps(value, sort_keys=True,
+    ensure_ascii=False, separators=(",", ":")).encode()`` gives for the ints, strings, lists and
+    dicts a snapshot holds (sealed digests depend on it; tested), at a tenth of the cost."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True)

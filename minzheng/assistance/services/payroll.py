@@ -20,13 +20,13 @@ the same rules; payment re-checks every seal over what it pays.
 from __future__ import annotations
 
 import io
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -539,7 +539,7 @@ def verify_lines(roll: PayrollRoll, rows: Sequence[Sequence[Any]], *, full: bool
             snapshots = []
             for i in idx:
                 try:
-                    snapshots.append(json.loads(rows[i][SNAPSHOT_AT]))
+                    snapshots.append(orjson.loads(rows[i][SNAPSHOT_AT]))
                 except ValueError:
                     snapshots.append({"p": "linshi", "amt": -1})  # unreadable: recomputes to a mismatch
             result = domain.compute(snapshots, on=month)
@@ -625,7 +625,7 @@ def _bank_rows(roll: PayrollRoll) -> list[tuple[Any, ...]]:
             account, bank = c.unseal_account("enrolment", e_uid, e_sealed), e_bank
         else:
             account, bank = c.unseal_account("grant", g_uid, g_sealed), g_bank
-        if not account or crypto.blind_index("bank", account).hex() != json.loads(snap).get("bank"):
+        if not account or crypto.blind_index("bank", account).hex() != orjson.loads(snap).get("bank"):
             bad.append(key)
             continue
         rows.append((i, key, name, bank, account, f"{total // 100}.{total % 100:02d}", Program(program).label,
@@ -713,7 +713,7 @@ def _pay_township(actor: Actor | None, roll_pk: int, town: str) -> None:
         if PayrollPosting.objects.filter(roll=roll, township_code=town).exists():
             return
         rows = list(PayrollLine.objects.filter(roll=roll, township_code=town, status=LineStatus.PENDING)
-                    .order_by("id").values_list(*VERIFY_COLUMNS))
+                    .order_by("id").values_list(*VERIFY_COLUMNS, "grant_id"))
         if not rows:
             return
         problems, _ = verify_lines(roll, rows, full=False)
@@ -737,12 +737,13 @@ def _pay_township(actor: Actor | None, roll_pk: int, town: str) -> None:
             txn_id, replayed = int(txn.pk), bool(getattr(txn, "replayed", False))
         now = timezone.now()
         _record_posting(roll, town, txn_id, len(rows), total)
-        pending = PayrollLine.objects.filter(roll=roll, township_code=town, status=LineStatus.PENDING)
-        if any(row[6] == LineKind.ONE_OFF for row in rows):
-            Grant.objects.filter(pk__in=pending.filter(kind=LineKind.ONE_OFF).values("grant_id")).update(
-                status=GrantStatus.PAID, paid_at=now, ledger_txn_id=txn_id)
-        Adjustment.objects.filter(applied_in__in=pending.values("pk"), status=AdjustmentStatus.OPEN).update(
-            status=AdjustmentStatus.APPLIED)
+        grants = [row[-1] for row in rows if row[6] == LineKind.ONE_OFF]  # grant_id, after the checked columns
+        if grants:
+            Grant.objects.filter(pk__in=grants).update(status=GrantStatus.PAID, paid_at=now, ledger_txn_id=txn_id)
+        Adjustment.objects.filter(  # from the few open adjustments to their lines, not from 40,000 lines to them
+            status=AdjustmentStatus.OPEN, applied_in__roll=roll, applied_in__township_code=town,
+            applied_in__status=LineStatus.PENDING,
+        ).update(status=AdjustmentStatus.APPLIED)
         audit_record(actor=actor, event_type="assistance.payroll.post", object_type="assistance.roll", object_id=roll.uid,
                      extra={"township": town, "lines": len(rows), "total_fen": total, "txn": txn_id, "replayed": replayed})
 

@@ -139,17 +139,18 @@ def snapshot_of_row(row: HomeState) -> dict[str, Any]:
     return snap
 
 
+_STATE_KW = (*TIME_FIELDS, *PLAIN_FIELDS)
+
+
 def state_from_snapshot(snap: dict[str, Any]) -> domain.HomeRuleState:
-    s = domain.HomeRuleState()
-    for f in TIME_FIELDS:
-        setattr(s, f, snap[f])
-    for f in PLAIN_FIELDS:
-        setattr(s, f, snap[f])
-    s.active_alarms = set(snap["active_alarms"] or [])
     gap = snap["gap_hist"]
-    s.gap_hist = {int(k): list(v) for k, v in gap.items()} if gap else {}
-    s.thresholds = list(snap["thresholds"]) if snap["thresholds"] else None
-    return s
+    thresholds = snap["thresholds"]
+    return domain.HomeRuleState(
+        **{f: snap[f] for f in _STATE_KW},
+        active_alarms=set(snap["active_alarms"] or ()),
+        gap_hist={int(k): list(v) for k, v in gap.items()} if gap else {},
+        thresholds=list(thresholds) if thresholds else None,
+    )
 
 
 def state_from_row(row: HomeState) -> domain.HomeRuleState:

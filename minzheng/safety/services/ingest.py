@@ -574,27 +574,45 @@ HOMES_SQL = (
 _NT = len(TIME_FIELDS)
 
 
+_STATE_COLS = (*TIME_FIELDS, "last_lat", "last_lon", "alarm_in_gap")
+_facts_cache: dict[int, tuple[tuple[Any, ...], _Row, domain.HomeContext]] = {}
+
+
 def _load_homes_pg(home_ids: list[int]) -> dict[int, _HomeCtx]:
     out: dict[int, _HomeCtx] = {}
     loads = json.loads
     has = home_contexts(home_ids)
+    params_by_text: dict[str, domain.RuleParams] = {}
+    n = len(_STATE_COLS)
     with _raw() as cur:
         cur.execute(HOMES_SQL, [home_ids])
-        for row in cur.fetchall():
-            home_id = row[0]
-            snap = dict(zip(TIME_FIELDS, row[1:1 + _NT], strict=True))
-            i = 1 + _NT
-            snap["last_lat"], snap["last_lon"], snap["alarm_in_gap"] = row[i], row[i + 1], row[i + 2]
-            snap["active_alarms"] = loads(row[i + 3]) if row[i + 3] else []
-            snap["gap_hist"] = loads(row[i + 4]) if row[i + 4] else {}
-            snap["thresholds"] = loads(row[i + 5]) if row[i + 5] else None
-            code, status, lat, lon, overrides, area, person, division = row[i + 6:]
-            pir, water = has[home_id]
+        rows = cur.fetchall()
+    for row in rows:
+        home_id = row[0]
+        snap = dict(zip(_STATE_COLS, row[1:1 + n], strict=True))
+        active, gap, thresholds = row[1 + n:4 + n]
+        snap["active_alarms"] = loads(active) if active and active != "[]" else []
+        snap["gap_hist"] = loads(gap) if gap and gap != "{}" else {}
+        snap["thresholds"] = loads(thresholds) if thresholds else None
+        # The home's facts rarely change: the same values give the same (immutable) objects.
+        key = (*row[4 + n:], *has[home_id])
+        hit = _facts_cache.get(home_id)
+        if hit is not None and hit[0] == key:
+            info, ctx = hit[1], hit[2]
+        else:
+            code, status, lat, lon, overrides, area, person, division, pir, water = key
             info = _Row(home_id, id=home_id, code=code, status=status, lat=lat, lon=lon, rule_overrides=overrides,
                         area_path=area, person_id=person, division_id=division)
             ctx = domain.HomeContext(status=status, has_motion_sensor=pir, has_water_meter=water, home_lat=lat,
                                      home_lon=lon)
-            out[home_id] = _HomeCtx(info, params_for_json(overrides), ctx, snap, state_from_snapshot(snap))
+            if len(_facts_cache) > 200_000:
+                _facts_cache.clear()
+            _facts_cache[home_id] = (key, info, ctx)
+        overrides = info.rule_overrides or ""
+        params = params_by_text.get(overrides)
+        if params is None:
+            params = params_by_text[overrides] = params_for_json(overrides)
+        out[home_id] = _HomeCtx(info, params, ctx, snap, state_from_snapshot(snap))
     return out
 
 

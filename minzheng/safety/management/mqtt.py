@@ -172,6 +172,7 @@ class IngestConsumer:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        gc.unfreeze()  # a process that goes on (a test run, a bench) collects its cycles again
 
     def _take_batch(self, inbox: _Inbox, wait: float) -> list[_Msg]:
         """Up to ``batch_size`` messages: as soon as that many are waiting, or ``batch_seconds``

@@ -453,8 +453,14 @@ def txn_post(
     occurred_at: datetime | None = None,
     metadata: Mapping[str, Any] | None = None,
     audit: AuditNote | None = None,
+    savepoint: bool = True,
 ) -> Transaction:
     """Post one balanced journal entry under an idempotency key (see the module docstring).
+
+    ``savepoint=False``, inside the caller's own ``atomic()``: no SAVEPOINT/RELEASE pair around the
+    posting, for a caller that never carries on after a refusal (the error dooms its whole
+    transaction instead of just the posting). The RELEASE would otherwise come after the audit
+    row, i.e. while the audit chain's head is locked.
 
     ``audit``: the caller's own audit of the event behind the posting, recorded in the posting's
     audit row (one row per posting either way; see ``AuditNote``). Without it the row is
@@ -468,7 +474,7 @@ def txn_post(
     request = _request(
         key=key, kind=kind, lines=lines, memo=memo, occurred_at=occurred_at, metadata=metadata, reverses_id=None
     )
-    with db_transaction.atomic():
+    with db_transaction.atomic(savepoint=savepoint):
         return _post(actor=actor, request=request, event_type="ledger.txn_post", note=_checked_note(audit))
 
 

@@ -97,6 +97,24 @@ def test_a_callers_audit_note_is_the_postings_one_audit_row(funded, state):
     assert state() == unchanged
 
 
+def test_without_a_savepoint_a_refusal_dooms_the_callers_transaction(funded, state):
+    from django.db import transaction
+
+    from minzheng.ledger.services import AuditNote
+
+    def checkout_spending_too_much() -> None:
+        with transaction.atomic():
+            txn_post(actor=None, key="k-nosp-ok", kind="meal.checkout", savepoint=False,
+                     lines=[(funded.wallet, 100), (funded.operator, -100)], audit=AuditNote("meals.checkout", {"meal": 1}))
+            txn_post(actor=None, key="k-nosp", kind="meal.checkout", savepoint=False,
+                     lines=[(funded.wallet, 10_000), (funded.operator, -10_000)])
+
+    before = state()
+    with pytest.raises(InsufficientFunds):
+        checkout_spending_too_much()
+    assert state() == before  # both postings went with the caller's transaction
+
+
 def test_lines_accept_account_objects_and_integral_numbers(funded):
     wallet = Account.objects.get(code=funded.wallet)
 

@@ -420,7 +420,8 @@ def meal_checkout(*, actor: Actor, request: CheckoutRequest) -> CheckoutResult:
                      "meal": meal.id, "point": cfg.code, "diner": str(identified.diner.uid), "slot": meal.slot,
                      "date": meal.service_date.isoformat(), "price": meal.price_fen, "benefit": meal.benefit_fen,
                      "wallet": meal.wallet_fen, "self_pay": meal.self_pay_fen, "subsidised": meal.subsidised,
-                     "credential": meal.credential, "channel": meal.channel}))
+                     "credential": meal.credential, "channel": meal.channel}),
+                 savepoint=False)  # a refusal (a wallet spent meanwhile) ends the whole checkout
         if identified.leave == LeaveKind.HOSPITAL:
             _flag(diner_id=identified.diner.pk, kind=FlagKind.HOSPITAL_LEAVE, meal_id=meal.id, point_id=cfg.id,
                   dedup=f"hospital:{meal.id}", detail=f"住院报备期间在{cfg.name}就餐(已按原价结算)")

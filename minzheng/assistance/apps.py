@@ -21,5 +21,6 @@ class AssistanceConfig(AppConfig):
         subscribe(PersonMovedOut, on_person_moved_out)
         subscribe(CareSignalRaised, on_care_signal)
         navigation.register_entries()
+        navigation.register_todos()
         panels.register()
         register_seed_step(SeedStep("assistance", seed.run, order=300))

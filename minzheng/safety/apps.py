@@ -13,6 +13,7 @@ class SafetyConfig(AppConfig):
         from minzheng.core.seeding import SeedStep, register_seed_step
         from minzheng.people.events import CareSignalRaised, PersonDied, PersonMovedOut
         from minzheng.people.panels import Panel, register_panel
+        from minzheng.safety import todos
         from minzheng.safety.permissions import GRANTS, SafetyPerm
         from minzheng.safety.selectors import home_panel
         from minzheng.safety.services import handlers
@@ -33,3 +34,4 @@ class SafetyConfig(AppConfig):
             Entry("舒心养老", "安居守护 · 统计报表", "safety:metrics", SafetyPerm.VIEW_METRICS, 130),
         ):
             register(entry)
+        todos.register()

@@ -44,6 +44,7 @@ from minzheng.people.selectors import (
     person_get,
     person_list,
 )
+from minzheng.web.navigation import todos_on_home
 
 PAGE_SIZE = 25
 
@@ -81,6 +82,7 @@ def home(request: HttpRequest) -> HttpResponse:
     roles = set(actor.role_codes)
     return render(request, "web/home.html", {
         "cards": cards,
+        "todos": todos_on_home(actor, timezone.localdate()),
         "flash": request.session.pop("mz_flash", ""),
         "is_auditor": Role.AUDITOR in roles,
         "is_sysadmin": Role.SYSTEM_ADMIN in roles,

@@ -58,3 +58,30 @@ def test_acceptance_over_national_day_sets_the_deadline_and_overdue_shows(staff,
     assert list(applications_overdue(actor=staff.township, on=date(2024, 10, 24))) == [app]
     assert s.overdue(app, date(2024, 10, 24)) == ["初审超期(应于 2024-10-23 前完成)"]
     assert not applications_overdue(actor=staff.township_other, on=date(2024, 10, 24)).exists()
+
+
+def _todo(html: str, label: str) -> tuple[str, str] | None:
+    """(css class, count) of a to-do line on the home page, None when it is not there."""
+    import re
+
+    m = re.search(r'<a href="[^"]*" class="([^"]*)"><span>' + re.escape(label) + r"</span><b>(\d+)</b>", html)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def test_the_home_page_lists_an_overdue_application_as_urgent_in_its_area_only(staff, family, travel, client, login):
+    travel(date(2024, 9, 27))
+    people = family([("head", "19600101")])
+    app = s.application_create(actor=staff.worker_a, program="dibao", applicant_uid=people[0].uid, reason="困难")
+    s.attachment_add(actor=staff.worker_a, application=app, kind="authorization", filename="a.pdf", content=PDF)
+    s.application_submit(actor=staff.worker_a, application=app)
+    s.application_accept(actor=staff.township, application=app)
+    travel(date(2024, 10, 24))
+    html = login(staff.township).get("/").content.decode()
+    assert _todo(html, "超过法定时限的救助申请") == ("urgent", "1")
+    assert _todo(html, "在办救助申请") == ("", "1")
+    assert "待办事项" in html
+    # the neighbouring township sees nothing of it; a member without the permission has no such line
+    html = login(staff.township_other).get("/").content.decode()
+    assert _todo(html, "超过法定时限的救助申请") == ("clear", "0")
+    assert _todo(html, "待审核的发放名册") is None  # approving rolls is the district's
+    assert _todo(login(staff.checker).get("/").content.decode(), "待审核的发放名册") == ("clear", "0")

@@ -491,7 +491,10 @@ def main() -> None:
             t = _throughput(args, broker.port, homes, run)
             load_rate = args.load_rate or args.load_fraction * t["pipeline_rate"]
             lat = _latency(args, broker.port, homes, run, load_rate)
-            lats += lat.pop("latencies_ms")
+            mine = lat.pop("latencies_ms")
+            lat["sos_p50_ms"], lat["sos_p99_ms"] = round(_q(mine, 0.5), 1), round(_q(mine, 0.99), 1)
+            lat["loadavg"] = round(os.getloadavg()[0], 2)
+            lats += mine
             t["latency"] = lat
             runs.append(t)
             print(json.dumps(t), file=sys.stderr, flush=True)

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -88,12 +89,54 @@ def prepare(clients: int, per_client: int) -> tuple[list[dict[str, Any]], list[s
     today = timezone.localdate()
     eaten = set(MealService.objects.filter(service_date=today, status=MealStatus.SERVED).values_list("diner_id", flat=True))
     wanted = clients * per_client
+    fresh = Diner.objects.filter(status=DinerStatus.ACTIVE, person__isnull=False, person__status="active").count() \
+        - len(eaten)
+    if fresh < wanted:
+        register_more_diners(wanted - fresh + 100)
     ids = [d for d in Diner.objects.filter(status=DinerStatus.ACTIVE, person__isnull=False, person__status="active")
            .order_by("?").values_list("id", flat=True)[: wanted + len(eaten) + 100] if d not in eaten][:wanted]
     if len(ids) < wanted:
         raise SystemExit(f"only {len(ids)} diners have not eaten today; lower --seconds or wait for tomorrow")
     cards = [f"330110{d:010d}" for d in ids]
     return terminals, cards
+
+
+def register_more_diners(n: int) -> int:
+    """Each checkout needs a diner who has not eaten today, and a seeded database at a small
+    meals scale runs out of them after a round or two. Register ``n`` more elders of the people
+    registry as active diners with a 市民卡 each, exactly as the seed does (bench cards are
+    ``330110`` + the diner id); they have no meal history yet."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from minzheng.core import crypto
+    from minzheng.meals import domain
+    from minzheng.meals.enums import YUHANG, CredentialKind, DinerStatus
+    from minzheng.meals.models import Diner, DinerCard
+    from minzheng.people.models import Person
+
+    today = timezone.localdate()
+    elders = (Person.objects.filter(status="active", birth_date__lte=date(today.year - 61, 1, 1))
+              .exclude(id__in=Diner.objects.filter(person__isnull=False).values("person_id")).order_by("id")
+              .values_list("id", "name", "birth_date", "division_id", "area_path", "living_arrangement", "self_care",
+                           "disability_category", "tags")[:n])
+    diners = [Diner(person_id=pid, name_masked=domain.mask_name(name), birth_date=birth, home_region=YUHANG,
+                    division_id=division, area_path=path, status=DinerStatus.ACTIVE, review_due=today,
+                    categories=sorted(domain.derive_categories(
+                        age=domain.age_on(birth, today), self_care=self_care, living_arrangement=living,
+                        disability_category=disability, tags=tags or [])))
+              for pid, name, birth, division, path, living, self_care, disability, tags in elders]
+    with transaction.atomic():
+        Diner.objects.bulk_create(diners, batch_size=2000)
+        cards = []
+        for d in diners:
+            number = f"330110{d.pk:010d}"
+            cards.append(DinerCard(diner_id=d.pk, kind=CredentialKind.CITIZEN_CARD,
+                                   sealed=crypto.seal(number, f"meals|card|{d.uid}"),
+                                   bidx=crypto.blind_index("meal_card", number), masked=domain.mask_card(number)))
+        DinerCard.objects.bulk_create(cards, batch_size=2000)
+    print(json.dumps({"bench": "meals_checkout", "registered_diners": len(diners)}), file=sys.stderr, flush=True)
+    return len(diners)
 
 
 # --- the load ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ class AssistanceConfig(AppConfig):
     verbose_name = "精准救助"
 
     def ready(self) -> None:
-        from minzheng.assistance import navigation, panels, seed
+        from minzheng.assistance import navigation, panels, seed, tasks
         from minzheng.assistance.permissions import GRANTS
         from minzheng.assistance.services.discovery import on_care_signal
         from minzheng.assistance.services.enrolment import on_person_died, on_person_moved_out
@@ -22,5 +22,6 @@ class AssistanceConfig(AppConfig):
         subscribe(CareSignalRaised, on_care_signal)
         navigation.register_entries()
         navigation.register_todos()
+        tasks.register_jobs()
         panels.register()
         register_seed_step(SeedStep("assistance", seed.run, order=300))

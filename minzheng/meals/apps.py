@@ -11,7 +11,7 @@ class MealsConfig(AppConfig):
         from minzheng.core.events import subscribe
         from minzheng.core.navigation import Entry, register
         from minzheng.core.seeding import SeedStep, register_seed_step
-        from minzheng.meals import panels, seed, todos
+        from minzheng.meals import panels, seed, tasks, todos
         from minzheng.meals.permissions import GRANTS, MealsPerm
         from minzheng.meals.services.diners import on_person_died, on_person_moved_out
         from minzheng.people.events import PersonDied, PersonMovedOut
@@ -32,4 +32,5 @@ class MealsConfig(AppConfig):
             register(entry)
         panels.register()
         todos.register()
+        tasks.register_jobs()
         register_seed_step(SeedStep("meals", seed.run, order=200))

@@ -25,3 +25,13 @@ def nightly(*, today: date | None = None) -> dict[str, Any]:
         "wallet_expired_fen": wallet_expire_all(today=today),
         "absence_signals": len(absence_scan(today=today)),
     }
+
+
+def register_jobs() -> None:
+    """For the embedded scheduler (core.scheduler): the nightly run once a day after 00:30."""
+    from datetime import time
+
+    from minzheng.core.scheduler import Job, daily_after, register_job
+
+    register_job(Job("meals.nightly", lambda now: nightly(today=timezone.localtime(now).date()),
+                     period=daily_after(time(0, 30))))

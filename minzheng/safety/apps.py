@@ -13,7 +13,7 @@ class SafetyConfig(AppConfig):
         from minzheng.core.seeding import SeedStep, register_seed_step
         from minzheng.people.events import CareSignalRaised, PersonDied, PersonMovedOut
         from minzheng.people.panels import Panel, register_panel
-        from minzheng.safety import todos
+        from minzheng.safety import tasks, todos
         from minzheng.safety.permissions import GRANTS, SafetyPerm
         from minzheng.safety.selectors import home_panel
         from minzheng.safety.services import handlers
@@ -35,3 +35,4 @@ class SafetyConfig(AppConfig):
         ):
             register(entry)
         todos.register()
+        tasks.register_jobs()

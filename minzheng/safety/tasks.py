@@ -100,3 +100,11 @@ def tick_loop(*, interval: float, stop: threading.Event | None = None, max_ticks
         elapsed = (timezone.now() - started).total_seconds()
         stop.wait(max(0.0, interval - elapsed))
     return n
+
+
+def register_jobs() -> None:
+    """For the embedded scheduler (core.scheduler): the tick, every ``tick_seconds``."""
+    from minzheng.core.scheduler import Job, register_job
+    from minzheng.safety.conf import safety_settings
+
+    register_job(Job("safety.tick", safety_tick, every_seconds=safety_settings().tick_seconds))

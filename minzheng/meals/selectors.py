@@ -536,6 +536,18 @@ def claim_list(*, actor: Actor, status: str = "") -> QuerySet[OperatorClaim]:
     return qs.order_by("-month", "point__code")
 
 
+def claims_due(*, actor: Actor, today: date) -> int:
+    """The actor's points that served meals last month and have no claim for it yet (rejected
+    ones count as none): the operator's monthly to-do."""
+    require(actor, MealsPerm.CLAIM_SUBMIT)
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    ids = actor_point_ids(actor)
+    points = MealPoint.objects.filter(pk__in=ids) if ids is not None else point_scope(actor=actor)
+    served = MealService.objects.filter(point=OuterRef("pk"), service_date__gte=first, service_date__lt=today.replace(day=1))
+    claimed = OperatorClaim.objects.filter(point=OuterRef("pk"), month=first).exclude(status=ClaimStatus.REJECTED)
+    return points.filter(Exists(served)).exclude(Exists(claimed)).count()
+
+
 def claim_get(*, actor: Actor, claim_id: int) -> OperatorClaim:
     claim = claim_list(actor=actor).filter(pk=claim_id).first()
     if claim is None:

@@ -29,6 +29,10 @@ def _exceptions(actor: Actor, today: date) -> int:
     return selectors.exception_queue(actor=actor).count()
 
 
+def _claims_to_submit(actor: Actor, today: date) -> int:
+    return selectors.claims_due(actor=actor, today=today)
+
+
 def _claims_to_review(actor: Actor, today: date) -> int:
     return selectors.claim_list(actor=actor, status=ClaimStatus.SUBMITTED).count()
 
@@ -45,6 +49,7 @@ def register() -> None:
         Todo(GROUP, "食品经营许可证30天内到期的助餐点", "meals:overview", MealsPerm.MANAGE_POINTS, _licences, order=20,
              urgent=True),
         Todo(GROUP, "待处理的助餐对账异常", "meals:reconciliation", MealsPerm.RECONCILE, _exceptions, order=30),
+        Todo(GROUP, "上月助餐结算申请待提交", "meals:claims", MealsPerm.CLAIM_SUBMIT, _claims_to_submit, order=35),
         Todo(GROUP, "待街道审核的助餐结算申请", "meals:claims", MealsPerm.CLAIM_REVIEW, _claims_to_review, order=40),
         Todo(GROUP, "待区级审批的助餐结算申请", "meals:claims", MealsPerm.CLAIM_APPROVE, _claims_to_approve, order=41),
     ):

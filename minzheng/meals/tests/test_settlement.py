@@ -136,6 +136,23 @@ def test_rejected_claim_can_be_resubmitted(site, make_diner, staff):
     assert again.pk != claim.pk
 
 
+def test_the_operators_to_do_counts_a_served_month_until_its_claim_is_in(site, make_diner, staff):
+    from minzheng.meals.selectors import claims_due
+
+    diner = make_diner()
+    june3 = datetime(2024, 6, 3, 9, 0, tzinfo=SH).date()
+    assert claims_due(actor=staff.operator, today=june3) == 0  # nothing served in May
+    with time_machine.travel(MAY6, tick=False):
+        eat(site, diner, "clm-00004")
+    assert claims_due(actor=staff.operator, today=june3) == 1
+    assert claims_due(actor=staff.operator_b, today=june3) == 0  # another operator's point
+    with time_machine.travel(datetime(2024, 6, 3, 9, 0, tzinfo=SH), tick=False):
+        claim = claim_submit(actor=staff.operator, point_id=site.point.pk, month=MAY6.date())
+        assert claims_due(actor=staff.operator, today=june3) == 0
+        claim_township_review(actor=staff.township, claim=claim, approve=False, note="餐数与台账不符")
+    assert claims_due(actor=staff.operator, today=june3) == 1  # rejected: to be submitted again
+
+
 def test_velocity_flag_two_points_in_ten_minutes(site, site_b, make_diner, staff):
     diner = make_diner()
     with time_machine.travel(MAY6, tick=False):

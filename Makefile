@@ -34,6 +34,7 @@ seed: migrate
 	@if [ ! -f var/.seeded ]; then $(BIN)/minzheng seed --scale $(DEMO_SCALE) --seed 1 && touch var/.seeded; fi
 	$(BIN)/minzheng demo-accounts
 	$(BIN)/minzheng meals-demo-operator
+	$(BIN)/minzheng meals-demo-recent
 
 serve:
 	@echo "余杭民政平台: http://127.0.0.1:8000"

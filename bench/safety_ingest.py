@@ -220,6 +220,25 @@ def _session(port: int, client_id: str, receive_maximum: int) -> None:
     c.loop_stop()
 
 
+def _end_session(port: int, client_id: str) -> None:
+    """Have the broker discard a session (clean start, expiry 0): an idle persistent session left
+    behind would have every later message of the run queued for it, broker work that belongs to
+    no consumer being measured (and grows with each repetition)."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    c = _client(client_id)
+    done = threading.Event()
+    c.on_connect = lambda *a: done.set()
+    p = Properties(PacketTypes.CONNECT)
+    p.SessionExpiryInterval = 0
+    c.connect("127.0.0.1", port, clean_start=True, properties=p)
+    c.loop_start()
+    done.wait(5)
+    c.disconnect()
+    c.loop_stop()
+
+
 def _publish(port: int, items: list[tuple[str, dict[str, Any]]]) -> float:
     c = _client("bench-publisher")
     c.connect("127.0.0.1", port)
@@ -392,6 +411,8 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
                 out["batches"] = stats.batches
                 out["rejected"] = stats.rejected
             out["pipeline_rate"] = round(rate)
+    for client_id in ("bench-bare", "bench-pipeline", *(f"bench-pipe-{k}" for k in range(args.processes))):
+        _end_session(port, client_id)
     stored = RawEvent.objects.filter(seq__gte=stream.seq_base).count()
     out["stored"] = stored
     out["lost"] = args.messages - stored - out["rejected"]
@@ -454,6 +475,7 @@ def _latency(args: argparse.Namespace, port: int, homes: Any, run: int, load_rat
     consumer.stop()
     pub.disconnect()
     pub.loop_stop()
+    _end_session(port, f"bench-live-{run}")
     lat = sorted((committed[key] - t) * 1000 for key, t in sent.items() if key in committed)
     incidents = Incident.objects.filter(alarm_type="sos").count()
     return {"sos": len(sent), "sos_committed": len(committed), "sos_incidents": incidents,

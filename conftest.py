@@ -41,6 +41,24 @@ def require_postgres() -> None:
         pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://... to run")
 
 
+REDIS_URL = os.environ.get("MINZHENG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def require_redis() -> str:
+    """A Redis URL for the test (a database of its own, 15 by default); skipped without a Redis
+    server, a failure under MINZHENG_REQUIRE_SERVICES=1."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"MINZHENG_REQUIRE_SERVICES=1 but Redis at {REDIS_URL} is not answering: {exc}")
+        pytest.skip(f"needs Redis at {REDIS_URL} (MINZHENG_TEST_REDIS_URL)")
+    return REDIS_URL
+
+
 @pytest.fixture
 def make_staff(db: Any) -> Callable[..., Any]:
     from minzheng.accounts.services import staff_create

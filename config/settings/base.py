@@ -162,6 +162,15 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 
+# Celery (production: DESIGN §2). Without a broker the tasks run in-process (eager) and the
+# periodic jobs come from `minzheng scheduler`; with one, `celery -A config worker` and
+# `celery -A config beat` run them (config/celery.py).
+CELERY_BROKER_URL = env.str("MINZHENG_CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True  # a job killed with its worker is delivered again (jobs are idempotent)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 

@@ -15,6 +15,6 @@ def monthly_visit_plan(now: datetime) -> int:
 
 
 def register_jobs() -> None:
-    from minzheng.core.scheduler import Job, monthly, register_job
+    from minzheng.core.scheduler import Job, register_job
 
-    register_job(Job("assistance.visit_plan", monthly_visit_plan, period=monthly()))
+    register_job(Job("assistance.visit_plan", monthly_visit_plan, monthly=True))

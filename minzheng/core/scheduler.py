@@ -1,11 +1,15 @@
-"""The embedded default's scheduler (DESIGN §2): the periodic jobs domains register, run in one
-process by ``minzheng scheduler`` (which ``minzheng serve`` starts beside the web server).
-Production runs the same job functions from Celery beat; nothing may depend on which.
+"""The periodic jobs (DESIGN §2). Domains register plain job functions with a schedule; two
+runners read the same registry, and nothing may depend on which one runs:
 
-A job is either *every* N seconds, or *once per period*: ``period(local_now)`` names the period
-that is due (a day, a month), or None before it is; the job runs when that name changes. Periods
-are remembered in memory only, so every job function must be idempotent for its period (a
-restarted scheduler runs the current period once more, which must change nothing).
+* the embedded default: ``minzheng scheduler`` (which ``minzheng serve`` starts beside the web
+  server) runs ``Scheduler.tick`` every second, in one process;
+* production: Celery beat (``config/celery.py``) turns the registry into its ``beat_schedule`` and
+  workers run the jobs through one task, ``minzheng.run_job``.
+
+A job runs *every* N seconds, *daily* from a local time on, or *monthly* from the first day on.
+Daily and monthly jobs must be idempotent for their period: the embedded scheduler remembers
+periods in memory only (a restart runs the current period once more), and beat runs a monthly
+job every day (so a month whose first day the workers missed is caught up the next day).
 """
 
 from __future__ import annotations
@@ -27,25 +31,26 @@ class Job:
     name: str
     run: Callable[[datetime], object]  # called with the (aware) time of the run
     every_seconds: float | None = None
-    period: Callable[[datetime], str | None] | None = None  # local time → due period's name
+    daily_at: time | None = None  # local time
+    monthly: bool = False
 
+    def __post_init__(self) -> None:
+        if sum((self.every_seconds is not None, self.daily_at is not None, self.monthly)) != 1:
+            raise ValueError(f"job {self.name}: give exactly one of every_seconds, daily_at, monthly")
 
-def daily_after(at: time) -> Callable[[datetime], str | None]:
-    """Once a day, from local ``at`` on: the period is the local date."""
-    return lambda local: local.date().isoformat() if local.time() >= at else None
-
-
-def monthly() -> Callable[[datetime], str]:
-    """Once a month, from its first day on."""
-    return lambda local: f"{local.year:04d}-{local.month:02d}"
+    def period(self, local: datetime) -> str | None:
+        """The period due at local time ``local`` (None before today's run time; interval jobs have none)."""
+        if self.daily_at is not None:
+            return local.date().isoformat() if local.time() >= self.daily_at else None
+        if self.monthly:
+            return f"{local.year:04d}-{local.month:02d}"
+        return None
 
 
 _jobs: dict[str, Job] = {}
 
 
 def register_job(job: Job) -> None:
-    if (job.every_seconds is None) == (job.period is None):
-        raise ValueError(f"job {job.name}: give exactly one of every_seconds and period")
     _jobs[job.name] = job
 
 
@@ -53,8 +58,16 @@ def jobs() -> list[Job]:
     return sorted(_jobs.values(), key=lambda j: j.name)
 
 
+def run_job(name: str, now: datetime | None = None) -> None:
+    """Run one registered job now (what Celery's ``minzheng.run_job`` task does)."""
+    _jobs[name].run(now or timezone.now())
+
+
 class Scheduler:
-    """Runs what is due at each ``tick(now)``; one job's failure is logged and does not stop the rest."""
+    """The embedded runner: each ``tick(now)`` runs what is due; one job's failure is logged and
+    does not stop the rest. A failed daily or monthly job is tried again ``RETRY_SECONDS`` later."""
+
+    RETRY_SECONDS = 60
 
     def __init__(self, registered: list[Job] | None = None,
                  between: Callable[[], None] = close_old_connections) -> None:
@@ -71,9 +84,10 @@ class Scheduler:
                 last = self._last_run.get(job.name)
                 if last is None or (now - last).total_seconds() >= job.every_seconds:
                     out.append(job)
-            elif job.period is not None:
-                name = job.period(local)
-                if name is not None and self._last_period.get(job.name) != name:
+            else:
+                name, last = job.period(local), self._last_run.get(job.name)
+                if name is not None and self._last_period.get(job.name) != name and (
+                        last is None or (now - last).total_seconds() >= self.RETRY_SECONDS):
                     out.append(job)
         return out
 
@@ -88,10 +102,9 @@ class Scheduler:
                 log.exception("scheduled job %s failed; it runs again when next due", job.name)
             else:
                 ran.append(job.name)
-                if job.period is not None:
-                    self._last_period[job.name] = job.period(timezone.localtime(now)) or ""
+                self._last_period[job.name] = job.period(timezone.localtime(now)) or ""
             finally:
-                self._last_run[job.name] = now  # a failing job waits its interval, not a busy loop
+                self._last_run[job.name] = now
                 self.between()
         return ran
 

@@ -31,7 +31,6 @@ def register_jobs() -> None:
     """For the embedded scheduler (core.scheduler): the nightly run once a day after 00:30."""
     from datetime import time
 
-    from minzheng.core.scheduler import Job, daily_after, register_job
+    from minzheng.core.scheduler import Job, register_job
 
-    register_job(Job("meals.nightly", lambda now: nightly(today=timezone.localtime(now).date()),
-                     period=daily_after(time(0, 30))))
+    register_job(Job("meals.nightly", lambda now: nightly(today=timezone.localtime(now).date()), daily_at=time(0, 30)))

@@ -29,7 +29,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **o: Any) -> None:
         if o["list"]:
             for job in jobs():
-                when = f"每 {job.every_seconds:g} 秒" if job.every_seconds is not None else "每周期一次"
+                when = (f"每 {job.every_seconds:g} 秒" if job.every_seconds is not None
+                        else f"每天 {job.daily_at:%H:%M} 后" if job.daily_at is not None else "每月1日起")
                 self.stdout.write(f"{job.name}\t{when}")
             return
         context.bind(context.RequestContext(request_id="scheduler", ip=None, channel="task"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -92,12 +93,15 @@ def test_txn_by_key(funded):
 
 
 def _meals(books, n: int, start: int = 0) -> list:
-    return [
-        txn_post(actor=None, key=f"meal:{i}", kind="meal.checkout", memo=f"第{i}餐",
-                 occurred_at=datetime(2024, 3, 1 + i, 4, 0, tzinfo=UTC),
-                 lines=[(books.wallet, 100 * (i + 1)), (books.operator, -100 * (i + 1))])
-        for i in range(start, start + n)
-    ]
+    out = []
+    for i in range(start, start + n):
+        # SQLite's clock has millisecond resolution and a posting takes less than that: the tests
+        # that cut a statement between two postings need them in different milliseconds.
+        time.sleep(0.002)
+        out.append(txn_post(actor=None, key=f"meal:{i}", kind="meal.checkout", memo=f"第{i}餐",
+                            occurred_at=datetime(2024, 3, 1 + i, 4, 0, tzinfo=UTC),
+                            lines=[(books.wallet, 100 * (i + 1)), (books.operator, -100 * (i + 1))]))
+    return out
 
 
 def test_statement_has_opening_lines_and_closing(funded):

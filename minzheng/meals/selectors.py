@@ -18,10 +18,10 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from minzheng.core import crypto, identifiers
+from minzheng.core import crypto, identifiers, statements
 from minzheng.core.access import Actor, Role
 from minzheng.core.exceptions import NotFound, PermissionDenied, ValidationFailed
-from minzheng.meals import domain, statements
+from minzheng.meals import domain
 from minzheng.meals.enums import (
     YUHANG,
     ClaimStatus,

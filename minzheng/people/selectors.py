@@ -17,10 +17,9 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet, Sum
 from django.utils import timezone
 
-from minzheng.core import crypto, identifiers
+from minzheng.core import crypto, identifiers, statements
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import ApprovalRequired, NotFound, PermissionDenied
-from minzheng.core.models import instances_from_rows
 from minzheng.core.policy import policy
 from minzheng.core.services import audit_record
 from minzheng.divisions.models import Division
@@ -113,21 +112,6 @@ def _apply_search(qs: QuerySet[Person], q: SearchQuery) -> QuerySet[Person]:
     return qs.distinct() if lookup[0].startswith("phones__") else qs
 
 
-class _Probe(str):
-    """A marker value: where it lands in the compiled parameters is where a search value goes."""
-
-
-@dataclass(frozen=True)
-class _Statement:
-    sql: str
-    params: tuple[Any, ...]
-    slots: tuple[tuple[int, str, bool], ...]  # (index, "scope" or "value", LIKE pattern?)
-    columns: list[str]  # the attribute each selected column fills
-    compiler: Any  # turns database values into Python ones, as the ORM does (SQLite dates…)
-    converters: dict[int, Any]
-
-
-_statements: dict[tuple[str, str, int, bool], _Statement] = {}
 # What a search result shows (the list row, the API's item and its age): not the ciphertexts, blind
 # indexes, flags or timestamps, which a result never reads (reading one would cost a query).
 SEARCH_FIELDS = (
@@ -136,41 +120,25 @@ SEARCH_FIELDS = (
     "disability_category", "disability_grade", "hukou_in_zhejiang", "address_masked",
 )
 _DIVISION = Person._meta.get_field("division")
+_SCOPE = statements.probe_text("scope")
 
 
-def _statement(lookup: str, limit: int, binary: bool) -> _Statement:
+def _search_statement(lookup: str, limit: int, binary: bool) -> statements.Compiled:
     """The search's SQL, compiled by the ORM once per (database, lookup, limit) instead of on every
-    keystroke; each call only fills in the scope and the value."""
-    key = (connection.vendor, lookup, limit, binary)
-    found = _statements.get(key)
-    if found is None:
-        scope = _Probe("\x00scope\x00")
-        value: Any = b"\x00value\x00" if binary else _Probe("\x00value\x00")
-        qs = Person.objects.only(*SEARCH_FIELDS).filter(area_path__startswith=scope, **{lookup: value})
+    keystroke (core.statements); each call only fills in the scope and the value."""
+    value: Any = statements.PROBE_BYTES if binary else statements.probe_text("value")
+
+    def build() -> QuerySet[Person]:
+        qs = Person.objects.only(*SEARCH_FIELDS).filter(area_path__startswith=_SCOPE, **{lookup: value})
         qs = qs.distinct() if lookup.startswith("phones__") else qs
-        compiler = qs.order_by("name", "id")[:limit].query.get_compiler(connection.alias)
-        sql, params = compiler.as_sql()
-        selected = [col for col, _sql, _alias in compiler.select]
-        slots = []
-        for i, param in enumerate(params):
-            raw = getattr(param, "obj", param)  # psycopg's Binary wraps the bytes
-            if isinstance(raw, bytes | memoryview) and bytes(raw) == value:
-                slots.append((i, "value", False))
-            for name, probe in (("scope", scope), ("value", value)):
-                if isinstance(raw, str) and isinstance(probe, str) and probe in raw:
-                    slots.append((i, name, raw != probe))
-        if sorted(name for _, name, _ in slots) != ["scope", "value"]:
-            raise RuntimeError(f"person search: cannot place the parameters of {lookup}")
-        found = _statements[key] = _Statement(
-            sql, tuple(params), tuple(slots), [col.target.attname for col in selected], compiler,
-            compiler.get_converters(selected),
-        )
-    return found
+        return qs.order_by("name", "id")[:limit]
+
+    return statements.compiled(f"people.search.{lookup}.{limit}", build, {"scope": _SCOPE, "value": value})
 
 
 def person_search(*, actor: Actor, query: str, limit: int = SEARCH_LIMIT) -> tuple[SearchQuery, list[Person]]:
     """Name, pinyin initials, phone tail, a full phone, or a full ID number (exact, blind index),
-    in the actor's area: one query of a statement compiled once per mode (see ``_statement``)."""
+    in the actor's area: one query of a statement compiled once per mode."""
     q = classify_search(query)
     if q.mode in ("empty", "invalid"):
         return q, []
@@ -178,17 +146,8 @@ def person_search(*, actor: Actor, query: str, limit: int = SEARCH_LIMIT) -> tup
     lookup = _search_lookup(q)
     if lookup is None:
         return q, []
-    statement = _statement(lookup[0], limit, isinstance(lookup[1], bytes))
-    params = list(statement.params)
-    filled = {"scope": actor.scope_path, "value": lookup[1]}
-    for index, name, like in statement.slots:
-        params[index] = f"{connection.ops.prep_for_like_query(filled[name])}%" if like else filled[name]
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        rows: Any = cursor.fetchall()
-    if statement.converters:
-        rows = statement.compiler.apply_converters(rows, statement.converters)
-    persons = instances_from_rows(Person, connection.alias, statement.columns, rows)
+    statement = _search_statement(lookup[0], limit, isinstance(lookup[1], bytes))
+    persons: list[Person] = statement.run(scope=actor.scope_path, value=lookup[1])
     divisions = division_index()
     for person in persons:  # the division, as select_related would give it, without the join
         if person.division_id in divisions:

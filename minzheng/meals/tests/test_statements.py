@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from minzheng.core import statements
 from minzheng.core.exceptions import ValidationFailed
-from minzheng.meals import statements
 from minzheng.meals.models import DinerCard
 from minzheng.meals.selectors import diner_identify
 from minzheng.meals.services.diners import face_enrol, leave_record, qr_issue

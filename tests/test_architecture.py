@@ -126,7 +126,12 @@ def test_every_platform_app_has_a_layer():
 SIGNALS = re.compile(
     r"django\.db\.models\.signals|from django\.db\.models import signals|@receiver\b|django\.dispatch"
 )
-SIGNALS_ALLOWED = {PACKAGE / "core" / "events.py"}
+SIGNALS_ALLOWED = {
+    PACKAGE / "core" / "events.py",
+    # instances_from_rows only asks whether a model has __init__ receivers (then it takes the ORM path)
+    PACKAGE / "core" / "models.py",
+    PACKAGE / "core" / "tests" / "test_models.py",
+}
 
 
 def test_no_django_signals_for_domain_flow():

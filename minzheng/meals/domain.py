@@ -412,8 +412,9 @@ def _override_benefit(o: CategoryOverride, price: int, band_discount: int, band_
         pays = min(o.value, price)
         discount = min(band_discount, price - pays)
         return discount, price - pays - discount
-    if o.mode == "discount":
-        return max(band_discount, price * o.value // BP), band_subsidy
+    if o.mode == "discount":  # the larger discount; the band's subsidy then covers at most what is left
+        discount = max(band_discount, price * o.value // BP)
+        return discount, min(band_subsidy, price - discount)
     if o.mode == "extra_subsidy":
         return band_discount, min(price - band_discount, band_subsidy + o.value)
     return band_discount, band_subsidy

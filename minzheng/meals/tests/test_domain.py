@@ -185,6 +185,17 @@ def test_a_quote_always_adds_up_and_is_never_negative(rules, price, age, cats, u
         assert q.benefit_fen <= rules.caps.per_meal_fen
 
 
+def test_a_category_discount_above_the_band_leaves_the_subsidy_only_what_is_left():
+    # Found by the property test above: a 4 % 特困 discount on a 25 fen meal beside a 25 fen band
+    # subsidy paid out 26 fen, and the elder was owed 1 fen.
+    rules = RuleSet(region="330110", version="p", effective_from=date(2023, 1, 1),
+                    bands=(AgeBand(60, None, discount_bp=0, subsidy_fen=25, subsidy_threshold_fen=0),),
+                    overrides=(CategoryOverride(category="tekun", mode="discount", value=400),))
+    q = domain.quote(rules, QuoteInput(price_fen=25, age=60, categories=frozenset({"tekun"}), eligible=True))
+    assert (q.benefit_fen, q.self_pay_fen) == (25, 0)
+    assert all(part >= 0 for part in q.parts())
+
+
 @given(self_pay=st.integers(0, 10_000), split=st.lists(st.integers(0, 5000), min_size=1, max_size=5))
 def test_tenders_must_add_up_exactly(self_pay, split):
     names = ["cash", "wechat", "alipay", "citizen_card", "love_card"]

@@ -19,8 +19,10 @@ from minzheng.core.exceptions import PermissionDenied
 from minzheng.core.models import AuditChainHead, AuditEvent
 from minzheng.core.permissions import CorePerm
 
-_FULL_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-_FULL_PHONE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?1[3-9]\d{9}(?!\d)")
+# A number glued to ASCII letters or digits is part of a token (a UUID's hex group such as
+# "-13081365929e", a payment key), not an ID or phone a person typed; it is left alone.
+_FULL_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_FULL_PHONE = re.compile(r"(?<![0-9A-Za-z])(?:(?:\+|00)?86[\s-]?)?1[3-9]\d{9}(?![0-9A-Za-z])")
 
 
 def _redact(value: Any) -> Any:

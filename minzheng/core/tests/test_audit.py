@@ -189,6 +189,18 @@ def test_redaction_keeps_short_numbers(db):
     assert event.extra == {"rows": 12}
 
 
+def test_redaction_leaves_uuids_and_keys_whole(db):
+    # a UUID whose last group holds a phone-shaped run, and a hex payment key, are references, not numbers
+    roll = "8f5ab126-7b06-401c-805d-13081365929e"
+    key = "a13812345678b:2024-05"
+    event = audit_record(actor=None, event_type="test.event", object_id=roll,
+                         reason=f"电话13812345678,名册 {roll}", extra={"roll": roll, "key": key})
+
+    assert event.object_id == roll
+    assert event.extra == {"roll": roll, "key": key}
+    assert event.reason == f"电话[已屏蔽],名册 {roll}"
+
+
 def test_audit_row_belongs_to_the_callers_transaction(db):
     # Given an action that audits and then fails
     before = AuditEvent.objects.count()

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from conftest import COMMUNITY_A, COMMUNITY_B, DISTRICT, LIANGZHU, WUCHANG
 
-FULL_ID = re.compile(r"\d{17}[\dXx]")
-FULL_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Bounded by anything but letters and digits: a UUID's hex groups (e.g. "-13081365929e") are not numbers.
+FULL_ID = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])")
+FULL_PHONE = re.compile(r"(?<![\dA-Za-z])1[3-9]\d{9}(?![\dA-Za-z])")
 NOT_FOUND_BODY = {"code": "not_found", "message": "记录不存在或不在您的管辖范围内", "extra": {}}
 
 

@@ -1,19 +1,20 @@
 """The scheduler's work: ``safety_tick(now)`` runs every few seconds (Celery beat in production,
-``minzheng safety_tick --loop`` in the embedded default). Everything it acts on is a persisted
-deadline (a home's next check, a device's offline time, an incident's time limit, a status's
-end), so a restarted scheduler picks up exactly where the last one stopped, late rather than never.
+``minzheng scheduler`` in the embedded default, ``minzheng safety_tick --loop`` alone). Everything
+it acts on is a persisted deadline (a home's next check, a device's offline time, an incident's
+time limit, a status's end), so a restarted scheduler picks up exactly where the last one
+stopped, late rather than never.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from minzheng.core.scheduler import Job, Scheduler, register_job
 from minzheng.safety.models import JobRun
 from minzheng.safety.services.devices import devices_mark_offline, expire_home_statuses
 from minzheng.safety.services.early_warning import (
@@ -83,28 +84,21 @@ def safety_tick(now: datetime | None = None, *, with_daily: bool = True) -> Tick
     return report
 
 
-def tick_loop(*, interval: float, stop: threading.Event | None = None, max_ticks: int | None = None) -> int:
-    """Run ``safety_tick`` every ``interval`` seconds until ``stop`` is set; survives errors."""
-    stop = stop or threading.Event()
-    n = 0
-    while not stop.is_set() and (max_ticks is None or n < max_ticks):
-        started = timezone.now()
-        try:
-            close_old_connections()
-            report = safety_tick(started)
-            if report.alarm_changes or report.escalated or report.devices_offline or report.jobs:
-                log.info("safety tick: %s", report)
-        except Exception:
-            log.exception("safety tick failed; retrying next interval")
-        n += 1
-        elapsed = (timezone.now() - started).total_seconds()
-        stop.wait(max(0.0, interval - elapsed))
-    return n
+def tick_job(now: datetime) -> TickReport:
+    """``safety_tick`` as the scheduler runs it (core.scheduler), logging a tick that changed something."""
+    report = safety_tick(now)
+    if report.alarm_changes or report.escalated or report.devices_offline or report.jobs:
+        log.info("safety tick: %s", report)
+    return report
+
+
+def tick_scheduler(interval: float) -> Scheduler:
+    """A scheduler with the tick alone (``minzheng safety_tick --loop``)."""
+    return Scheduler([Job("safety.tick", tick_job, every_seconds=interval)])
 
 
 def register_jobs() -> None:
     """For the embedded scheduler (core.scheduler): the tick, every ``tick_seconds``."""
-    from minzheng.core.scheduler import Job, register_job
     from minzheng.safety.conf import safety_settings
 
-    register_job(Job("safety.tick", safety_tick, every_seconds=safety_settings().tick_seconds))
+    register_job(Job("safety.tick", tick_job, every_seconds=safety_settings().tick_seconds))

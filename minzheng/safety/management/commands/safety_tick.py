@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from minzheng.core import context
 from minzheng.safety.conf import safety_settings
-from minzheng.safety.tasks import safety_tick, tick_loop
+from minzheng.safety.tasks import safety_tick, tick_scheduler
 
 
 class Command(BaseCommand):
@@ -36,8 +36,7 @@ class Command(BaseCommand):
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
             self.stdout.write(f"安居守护定时任务: 每 {o['interval']} 秒")
-            n = tick_loop(interval=o["interval"], stop=stop)
-            self.stdout.write(f"stopped after {n} ticks")
+            tick_scheduler(o["interval"]).loop(stop)
             return
         now = None
         if o["now"]:

@@ -32,8 +32,12 @@ def register(entry: Entry) -> None:
         _entries.append(entry)
 
 
+def _menu_order(item: Entry | Todo) -> tuple[int, int]:
+    return (GROUPS.index(item.group) if item.group in GROUPS else 99, item.order)
+
+
 def entries() -> list[Entry]:
-    return sorted(_entries, key=lambda e: (GROUPS.index(e.group) if e.group in GROUPS else 99, e.order))
+    return sorted(_entries, key=_menu_order)
 
 
 # --- the home page's to-do list ------------------------------------------------------------------
@@ -50,7 +54,6 @@ class Todo:
     url_name: str
     permission: str
     count: Callable[[Actor, date], int]
-    query: str = ""
     order: int = 100
     urgent: bool = False
 
@@ -63,11 +66,6 @@ def register_todo(todo: Todo) -> None:
         _todos.append(todo)
 
 
-def todos_for(actor: Actor, today: date) -> list[tuple[Todo, int]]:
-    """The member's to-dos with their counts, in menu order; those they hold no permission for are left out."""
-    out = []
-    for todo in sorted(_todos, key=lambda t: (GROUPS.index(t.group) if t.group in GROUPS else 99, t.order)):
-        if todo.permission and not actor.has_permission(todo.permission):
-            continue
-        out.append((todo, todo.count(actor, today)))
-    return out
+def todos_for(actor: Actor) -> list[Todo]:
+    """The member's to-dos in menu order; those they hold no permission for are left out."""
+    return [t for t in sorted(_todos, key=_menu_order) if not t.permission or actor.has_permission(t.permission)]

@@ -263,14 +263,20 @@ def incident_list(*, actor: Actor, states: frozenset[str] | set[str] | None = No
     return qs.annotate(severity_rank=_SEVERITY_ORDER).order_by("severity_rank", "next_deadline_at", "opened_at")
 
 
+def open_incidents(*, actor: Actor, overdue: bool = False) -> QuerySet[Incident]:
+    """Incidents still being handled in the actor's area; ``overdue``: past their time limit."""
+    qs = incident_scope(actor=actor).filter(state__in=OPEN_STATES)
+    return qs.filter(next_deadline_at__lt=timezone.now()) if overdue else qs
+
+
 def incident_counts(*, actor: Actor) -> dict[str, Any]:
     """The console header: open incidents by severity and by state, and how many are overdue."""
-    qs = incident_scope(actor=actor).filter(state__in=OPEN_STATES)
-    now = timezone.now()
+    qs = open_incidents(actor=actor)
     by_sev = dict(qs.values_list("severity").annotate(n=Count("id")).values_list("severity", "n"))
     by_state = dict(qs.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
     return {"open": sum(by_sev.values()), "by_severity": by_sev, "by_state": by_state,
-            "overdue": qs.filter(next_deadline_at__lt=now).count(), "escalated": qs.filter(escalation_level__gt=0).count()}
+            "overdue": open_incidents(actor=actor, overdue=True).count(),
+            "escalated": qs.filter(escalation_level__gt=0).count()}
 
 
 def incident_get(*, actor: Actor, pk: int | None = None, code: str = "") -> Incident:

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.utils import timezone
-
 from minzheng.core.access import Actor
 from minzheng.core.navigation import Todo, register_todo
 from minzheng.safety import selectors
-from minzheng.safety.enums import OPEN_STATES
 from minzheng.safety.permissions import SafetyPerm
 
 GROUP = "舒心养老"
 
 
 def _open(actor: Actor, today: date) -> int:
-    return selectors.incident_scope(actor=actor).filter(state__in=OPEN_STATES).count()
+    return selectors.open_incidents(actor=actor).count()
 
 
 def _overdue(actor: Actor, today: date) -> int:
-    return selectors.incident_scope(actor=actor).filter(state__in=OPEN_STATES,
-                                                        next_deadline_at__lt=timezone.now()).count()
+    return selectors.open_incidents(actor=actor, overdue=True).count()
 
 
 def _tickets(actor: Actor, today: date) -> int:

@@ -65,13 +65,14 @@ def menu_for(user: Any, path: str) -> list[dict[str, Any]]:
 
 
 def todos_on_home(user: Any, today: date) -> list[dict[str, Any]]:
-    """The home page's 待办, grouped by service line; a page the URLconf lacks is left out."""
+    """The home page's 待办, grouped by service line, each counted; a page the URLconf lacks is left out."""
     groups: dict[str, list[dict[str, Any]]] = {}
-    for todo, count in todos_for(user, today):
+    for todo in todos_for(user):
         try:
-            url = reverse(todo.url_name) + todo.query
+            url = reverse(todo.url_name)
         except NoReverseMatch:
             continue
+        count = todo.count(user, today)
         groups.setdefault(todo.group, []).append(
             {"label": todo.label, "url": url, "count": count, "urgent": todo.urgent and count > 0})
     return [{"group": g, "items": items} for g, items in groups.items()]

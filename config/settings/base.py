@@ -153,6 +153,9 @@ MINZHENG = {
         "MINZHENG_ADMIN_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
     )),
     "UPLOAD_MAX_BYTES": 5 * 1024 * 1024,
+    # AU-2: the audit log is this many independent hash chains (ADR 0006); a request's rows all
+    # join one of them, so concurrent requests do not queue on one chain head.
+    "AUDIT_CHAINS": env.int("MINZHENG_AUDIT_CHAINS", default=16),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

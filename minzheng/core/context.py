@@ -23,6 +23,11 @@ def current() -> RequestContext:
     return _current.get() or RequestContext(request_id=uuid.uuid4().hex[:16], ip=None, channel="cli")
 
 
+def bound() -> RequestContext | None:
+    """The context a request or job bound, or None outside any (a shell, a test, a CLI command)."""
+    return _current.get()
+
+
 def bind(ctx: RequestContext) -> contextvars.Token[RequestContext | None]:
     return _current.set(ctx)
 

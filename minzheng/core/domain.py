@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import UTC
 from typing import Any
 
@@ -12,7 +13,10 @@ GENESIS_MAC = bytes(32)
 
 
 def canonical(event: Any) -> bytes:
-    """The bytes the chain MAC covers: every column but the MACs, in a fixed order."""
+    """The bytes the chain MAC covers: every column but the MACs and the chain number, in a fixed
+    order. The chain a row belongs to is proven by its ``prev_mac`` link instead: a row moved to
+    another chain breaks a link in both (ADR 0006), and rows written before there were several
+    chains verify unchanged."""
     fields = {
         "id": event.id,
         "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
@@ -31,6 +35,15 @@ def canonical(event: Any) -> bytes:
         "extra": event.extra,
     }
     return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def chain_for(request_id: str | None, chains: int) -> int:
+    """The chain (1..chains) a row joins: every row of one request or job shares a chain, so one
+    database transaction never waits on two chain heads (two of them could deadlock); a row
+    written outside any request or job joins chain 1."""
+    if not request_id or chains <= 1:
+        return 1
+    return 1 + zlib.crc32(request_id.encode()) % chains
 
 
 def chain_mac(prev_mac: bytes, event: Any) -> bytes:

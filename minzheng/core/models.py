@@ -21,9 +21,11 @@ class BaseModel(models.Model):
 class AuditEvent(models.Model):
     """One row per security-relevant action (security AU-1). Append-only and hash-chained.
 
-    ``mac = HMAC-SM3(K_audit, prev_mac ‖ canonical(row))``. A PostgreSQL (and SQLite) trigger
-    refuses UPDATE and DELETE; `minzheng audit-verify` recomputes the chain and names any row
-    that was changed, removed or inserted behind the application's back.
+    ``mac = HMAC-SM3(K_audit, prev_mac ‖ canonical(row))``, where ``prev_mac`` is the MAC of the
+    previous row of the same ``chain`` (one of ``MINZHENG["AUDIT_CHAINS"]`` chains, ADR 0006).
+    A PostgreSQL (and SQLite) trigger refuses UPDATE and DELETE; `minzheng audit-verify`
+    recomputes every chain and names any row that was changed, removed or inserted behind the
+    application's back.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -41,6 +43,7 @@ class AuditEvent(models.Model):
     result = models.CharField("结果", max_length=16)
     reason = models.CharField("原因", max_length=500, blank=True)
     extra = models.JSONField("附加信息", default=dict)
+    chain = models.PositiveSmallIntegerField("审计链", default=1)
     prev_mac = models.BinaryField(max_length=32)
     mac = models.BinaryField(max_length=32)
 
@@ -53,7 +56,8 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The last link of the audit chain; locked by every audit insert so links never fork."""
+    """The last link of one audit chain (``id`` = the chain's number); locked by every insert
+    into that chain so its links never fork."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_event_id = models.BigIntegerField(default=0)

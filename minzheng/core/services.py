@@ -7,6 +7,7 @@ import re
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.utils.ipv6 import clean_ipv6_address
 
 from minzheng.core import context
 from minzheng.core.access import Actor
-from minzheng.core.domain import GENESIS_MAC, chain_mac
+from minzheng.core.domain import GENESIS_MAC, chain_for, chain_mac
 from minzheng.core.exceptions import PermissionDenied
 from minzheng.core.models import AuditChainHead, AuditEvent
 from minzheng.core.permissions import CorePerm
@@ -46,21 +47,30 @@ def _clean_ip(ip: str | None) -> str | None:
     return clean_ipv6_address(str(addr)) if addr.version == 6 else str(addr)
 
 
-def _advance_head() -> tuple[int, bytes, Any]:
-    """Take the next link of the chain: one UPDATE that locks the head row and returns the new
-    event id, the previous MAC and — on PostgreSQL — the database clock read after the lock was
-    granted, so timestamps follow the chain order (AU-1b)."""
-    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
-    clock = ", clock_timestamp()" if connection.vendor == "postgresql" else ""
-    sql = f"UPDATE {table} SET last_event_id = last_event_id + 1 WHERE id = 1 RETURNING last_event_id, last_mac{clock}"  # noqa: S608
+def _advance_sql(vendor: str) -> str:
+    """Take the next link of a chain: one UPDATE that locks the chain's head row and returns a new
+    event id (ids are unique across chains: PostgreSQL's sequence of the id column, SQLite's
+    MAX + 1 under its single writer lock), the previous MAC and — on PostgreSQL — the database
+    clock read after the lock was granted, so timestamps follow each chain's order (AU-1b)."""
+    head = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    events = AuditEvent._meta.db_table
+    if vendor == "postgresql":
+        return (f"UPDATE {head} SET last_event_id = nextval(pg_get_serial_sequence('{events}', 'id')) "  # noqa: S608
+                "WHERE id = %s RETURNING last_event_id, last_mac, clock_timestamp()")
+    return (f"UPDATE {head} SET last_event_id = (SELECT COALESCE(MAX(id), 0) + 1 FROM {events}) "  # noqa: S608
+            "WHERE id = %s RETURNING last_event_id, last_mac")
+
+
+def _advance_head(chain: int) -> tuple[int, bytes, Any]:
+    sql = _advance_sql(connection.vendor)
     with connection.cursor() as cur:
-        cur.execute(sql)
+        cur.execute(sql, [chain])
         row = cur.fetchone()
-        if row is None:  # a database emptied by hand: the chain starts again at the genesis link
-            AuditChainHead.objects.get_or_create(pk=1)
-            cur.execute(sql)
+        if row is None:  # a chain's first row (or a database emptied by hand): start at the genesis link
+            AuditChainHead.objects.get_or_create(pk=chain)
+            cur.execute(sql, [chain])
             row = cur.fetchone()
-    at = row[2] if clock else timezone.now()
+    at = row[2] if len(row) > 2 else timezone.now()
     return int(row[0]), bytes(row[1]), at
 
 
@@ -80,10 +90,12 @@ def audit_record(
     ``actor`` is a staff member, a machine key or None (an anonymous login attempt, for which
     ``username`` names the account that was tried).
     """
-    ctx = context.current()
+    bound = context.bound()
+    ctx = bound or context.current()
+    chain = chain_for(bound.request_id if bound else None, settings.MINZHENG["AUDIT_CHAINS"])
     # No savepoint: a failed audit insert dooms the caller's whole transaction (fail closed, AU-3).
     with transaction.atomic(savepoint=False):
-        event_id, prev_mac, at = _advance_head()
+        event_id, prev_mac, at = _advance_head(chain)
         event = AuditEvent(
             id=event_id,
             at=at,
@@ -100,11 +112,12 @@ def audit_record(
             result=result,
             reason=_redact(reason)[:500],
             extra=_redact(extra or {}),
+            chain=chain,
             prev_mac=prev_mac or GENESIS_MAC,
         )
         event.mac = chain_mac(bytes(event.prev_mac), event)
         event.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=1).update(last_mac=event.mac)
+        AuditChainHead.objects.filter(pk=chain).update(last_mac=event.mac)
     return event
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from io import StringIO
 from itertools import pairwise
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from minzheng.core import context
-from minzheng.core.domain import GENESIS_MAC, chain_mac
+from minzheng.core.domain import GENESIS_MAC, chain_for, chain_mac
 from minzheng.core.exceptions import PermissionDenied
 from minzheng.core.models import AuditChainHead, AuditEvent
 from minzheng.core.selectors import audit_verify
@@ -283,4 +285,112 @@ def test_any_source_address_is_recorded_without_breaking_the_chain(db, raw_ip, s
         context.reset(token)
 
     assert AuditEvent.objects.get(pk=event.id).ip == stored_ip
+    assert audit_verify() == []
+
+
+def _write_as(request_id: str, n: int = 1) -> list[AuditEvent]:
+    token = context.bind(context.RequestContext(request_id=request_id, ip=None, channel="api"))
+    try:
+        return _write(n)
+    finally:
+        context.reset(token)
+
+
+def _requests_on_distinct_chains(n: int) -> list[str]:
+    """Request ids that the configured chains place on ``n`` different chains."""
+    found: dict[int, str] = {}
+    i = 0
+    while len(found) < n:
+        found.setdefault(chain_for(f"req{i}", settings.MINZHENG["AUDIT_CHAINS"]), f"req{i}")
+        i += 1
+    return list(found.values())
+
+
+def test_each_request_writes_one_chain_of_its_own(db):
+    # Given two requests that each audit three actions, interleaved
+    first, second = _requests_on_distinct_chains(2)
+    rows = [row for _ in range(3) for row in (*_write_as(first), *_write_as(second))]
+
+    # Then one request's rows share a chain, the two requests' chains differ
+    by_request = {r.request_id: {e.chain for e in rows if e.request_id == r.request_id} for r in rows}
+    assert len(by_request[first]) == len(by_request[second]) == 1
+    assert by_request[first] != by_request[second]
+    # And each chain links its own rows in order, from the genesis MAC, up to its head
+    for request_id in (first, second):
+        stored = list(AuditEvent.objects.filter(request_id=request_id).order_by("id"))
+        assert bytes(stored[0].prev_mac) == GENESIS_MAC
+        for before, after in pairwise(stored):
+            assert bytes(after.prev_mac) == bytes(before.mac)
+        head = AuditChainHead.objects.get(pk=stored[0].chain)
+        assert (head.last_event_id, bytes(head.last_mac)) == (stored[-1].id, bytes(stored[-1].mac))
+    assert audit_verify() == []
+
+
+def test_deleted_row_is_found_in_its_own_chain(db, tamper):
+    # Given rows of three requests on three chains
+    first, second, third = _requests_on_distinct_chains(3)
+    rows = {rid: _write_as(rid, 3) for rid in (first, second, third)}
+
+    # When a superuser deletes the middle row of the second request
+    tamper("DELETE FROM core_auditevent WHERE id = %s", (rows[second][1].id,))
+
+    # Then the check names the row that followed it, and nothing in the other chains
+    problems = audit_verify()
+    assert [(p.event_id, p.kind) for p in problems] == [(rows[second][2].id, "broken_link")]
+
+
+def test_row_moved_to_another_chain_is_found(db, tamper):
+    # Given rows of two requests on two chains
+    first, second = _requests_on_distinct_chains(2)
+    a = _write_as(first, 3)
+    b = _write_as(second, 3)
+
+    # When a superuser moves one row of the first chain into the second
+    tamper("UPDATE core_auditevent SET chain = %s WHERE id = %s", (b[0].chain, a[1].id))
+
+    # Then the row after its old place no longer follows its predecessor, and in the other chain
+    # neither the moved row nor the row now after it fits
+    problems = [(p.event_id, p.kind) for p in audit_verify()]
+    assert problems == [(a[1].id, "broken_link"), (a[2].id, "broken_link"), (b[0].id, "broken_link")]
+
+
+def test_cut_tail_of_one_chain_is_reported_against_its_head(db, tamper):
+    first, second = _requests_on_distinct_chains(2)
+    a = _write_as(first, 2)
+    _write_as(second, 2)
+
+    tamper("DELETE FROM core_auditevent WHERE id = %s", (a[-1].id,))
+
+    problems = audit_verify()
+    assert [(p.event_id, p.kind) for p in problems] == [(a[0].id, "head")]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_requests_keep_every_chain_whole_on_postgres(require_postgres):
+    # Given 12 requests auditing at the same moment, 10 rows each, in their own transactions
+    barrier = threading.Barrier(12)
+    errors: list[BaseException] = []
+
+    def request(i: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            for _ in range(10):
+                with transaction.atomic():
+                    _write_as(f"parallel{i}", 1)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    # Then every row was written once, with its own id, and every chain verifies
+    assert errors == []
+    assert AuditEvent.objects.filter(request_id__startswith="parallel").count() == 120
+    assert len(set(AuditEvent.objects.values_list("chain", flat=True))) > 1
     assert audit_verify() == []

@@ -2,7 +2,7 @@
 subscriber draining the same stream, in the same run; and SOS-to-incident latency under load.
 
     .venv/bin/python bench/safety_ingest.py [--messages 40000] [--homes 2000] [--repeat 3]
-                                            [--load-rate 800] [--load-seconds 20]
+                                            [--processes 2] [--load-rate 800] [--load-seconds 20]
 
 Runs a PRIVATE Mosquitto (its own port, config and directory; unlimited queues) so the machine's
 broker is not disturbed, and a PostgreSQL database of its own (``--db``, default
@@ -12,16 +12,20 @@ Before each phase the bench clears the previous phase's events, alarms and incid
 
 Each repetition:
 
-1. **Throughput.** Two persistent sessions are created (``bench-bare`` and ``bench-pipeline``,
-   MQTT 5, clean start off, the same receive maximum). ``--messages`` readings (motion, door,
-   heartbeat, water, a few SOS; fresh sequence numbers; timestamps now) are published at QoS 1
-   while both are away, so the broker queues the same stream for each. Then, one after the
-   other (alternating which goes first): the bare subscriber (paho, QoS 1, auto-acknowledge,
-   counts messages) drains its queue; the pipeline (``IngestConsumer`` + ``ingest_batch``, the
-   production code, acknowledging after each PostgreSQL commit) drains its own. Rate = messages /
-   (last message − first message); for the pipeline, the last *committed* message. The raw
-   events stored are counted: none may be missing.
-2. **Latency.** With the pipeline consuming live, a background stream of ``--load-rate``
+1. **Throughput.** Persistent sessions are created (MQTT 5, clean start off, the same receive
+   maximum): ``bench-bare``, and the pipeline's (``bench-pipe``, or with ``--processes N`` > 1 one
+   per process on the shared subscription ``$share/bench/…``, as ``minzheng ingest --processes N``
+   runs). ``--messages`` readings (motion, door, heartbeat, water, a few SOS; fresh sequence
+   numbers; timestamps now) are published at QoS 1 while all are away, so the broker queues the
+   same stream for the bare subscriber and for the pipeline. Then, one after the other
+   (alternating which goes first): the bare subscriber (one paho client, QoS 1, auto-acknowledge,
+   counts messages) drains its queue; the pipeline (``IngestConsumer`` + ``ingest_batch`` in each
+   process, the production code, acknowledging after each PostgreSQL commit) drains its own.
+   Rate = messages / (last message − first message); for the pipeline, the last *committed*
+   message. The raw events stored are counted: none may be missing. The machine's cores are
+   shared by the consumer processes, PostgreSQL and the broker; the default of two processes is
+   one per core of the two-core machine the figures were measured on.
+2. **Latency.** With the pipeline (the same processes) consuming live, a background stream of ``--load-rate``
    readings/s (default: half the pipeline rate just measured: a loaded but sustainable system)
    runs for ``--load-seconds``, with an SOS from a different home every 0.25 s. The
    latency of each SOS is from its publish to the commit of the batch that opened its incident
@@ -206,7 +210,7 @@ def _client(client_id: str, **kw: Any) -> Any:
     return c
 
 
-def _session(port: int, client_id: str, receive_maximum: int) -> None:
+def _session(port: int, client_id: str, receive_maximum: int, topic: str = "minzheng/safety/+/up") -> None:
     """Create a fresh persistent session subscribed to the readings, then leave. Fresh (clean start):
     what the previous repetition's latency phase left queued must not count towards this one."""
     c = _client(client_id)
@@ -214,7 +218,7 @@ def _session(port: int, client_id: str, receive_maximum: int) -> None:
     c.on_subscribe = lambda *a: done.set()
     c.connect("127.0.0.1", port, clean_start=True, properties=_props(receive_maximum))
     c.loop_start()
-    c.subscribe("minzheng/safety/+/up", qos=1)
+    c.subscribe(topic, qos=1)
     done.wait(5)
     c.disconnect()
     c.loop_stop()
@@ -280,104 +284,45 @@ def _bare_drain(port: int, n: int, receive_maximum: int) -> float:
     return n / (got["last"] - got["first"])
 
 
-def _pipeline_drain(port: int, n: int, batch_size: int, workers: int) -> tuple[float, Any]:
+def _consumer_options(port: int, args: argparse.Namespace, client_id: str, **kw: Any) -> dict[str, Any]:
+    return {"host": "127.0.0.1", "port": port, "client_id": client_id, "topic": "minzheng/safety/+/up",
+            "share_group": "bench" if args.processes > 1 else "", "batch_size": args.batch_size,
+            "workers": args.workers, **kw}
+
+
+def _pipeline_drain(port: int, n: int, args: argparse.Namespace) -> tuple[float, Any]:
+    """The production consumer, as ``minzheng ingest [--processes N]`` runs it: rate from its first
+    message received to its last batch committed."""
     from django.db import connection
 
-    from minzheng.safety.management.mqtt import IngestConsumer
+    from minzheng.safety.management.mqtt import IngestConsumer, run_consumers
 
-    marks = {"first": 0.0, "last": 0.0}
-
-    def on_batch(outcome: Any, batch: Any) -> None:
-        marks["last"] = time.perf_counter()
-
-    consumer = IngestConsumer(host="127.0.0.1", port=port, client_id="bench-pipeline",
-                              topic="minzheng/safety/+/up", batch_size=batch_size, batch_seconds=0.2,
-                              on_batch=on_batch, send_acks=True, workers=workers)
-    orig = consumer._on_message
-
-    def first_mark(client: Any, userdata: Any, msg: Any) -> None:
-        if marks["first"] == 0.0:
-            marks["first"] = time.perf_counter()
-        orig(client, userdata, msg)
-
-    consumer.client.on_message = first_mark
-    consumer.start()
-    try:
-        stats = consumer.run(max_envelopes=n, idle_exit=60)
-    finally:
-        consumer.stop()
-        connection.close()
+    options = _consumer_options(port, args, "bench-pipe", batch_seconds=0.2)
+    if args.processes > 1:
+        stats = run_consumers(args.processes, threading.Event(), idle_exit=5, **options)
+    else:
+        consumer = IngestConsumer(**options)
+        consumer.start()
+        try:
+            stats = consumer.run(max_envelopes=n, idle_exit=60)
+        finally:
+            consumer.stop()
+            connection.close()
     if stats.envelopes < n:
         raise RuntimeError(f"pipeline processed {stats.envelopes} of {n}")
-    return n / (marks["last"] - marks["first"]), stats
+    return n / (stats.last_batch_at - stats.first_received_at), stats
 
 
-def _child(port: int, batch_size: int, workers: int, k: int, out: Any) -> None:
-    """One pipeline process of a shared subscription (``--processes`` > 1)."""
-    from django.db import connection
-
-    from minzheng.safety.management.mqtt import IngestConsumer
-
-    marks = {"first": 0.0, "last": 0.0}
-
-    def on_batch(outcome: Any, batch: Any) -> None:
-        marks["last"] = time.time()
-
-    consumer = IngestConsumer(host="127.0.0.1", port=port, client_id=f"bench-pipe-{k}",
-                              topic="minzheng/safety/+/up", share_group="bench", batch_size=batch_size,
-                              batch_seconds=0.2, on_batch=on_batch, workers=workers)
-    orig = consumer._on_message
-
-    def first_mark(client: Any, userdata: Any, msg: Any) -> None:
-        if marks["first"] == 0.0:
-            marks["first"] = time.time()
-        orig(client, userdata, msg)
-
-    consumer.client.on_message = first_mark
-    consumer.start()
-    try:
-        stats = consumer.run(idle_exit=5)
-    finally:
-        consumer.stop()
-        connection.close()
-    out.put({"k": k, "envelopes": stats.envelopes, "rejected": stats.rejected, "batches": stats.batches, **marks})
-
-
-def _pipeline_drain_mp(port: int, n: int, args: argparse.Namespace) -> tuple[float, dict[str, Any]]:
-    import multiprocessing as mp
-
-    from django.db import connection
-
-    connection.close()  # no shared connection across the fork
-    ctx = mp.get_context("fork")
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_child, args=(port, args.batch_size, args.workers, k, out))
-             for k in range(args.processes)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=900) for _ in procs]
-    for p in procs:
-        p.join(30)
-    total = sum(r["envelopes"] for r in results)
-    if total < n:
-        raise RuntimeError(f"pipeline processed {total} of {n}")
-    first = min(r["first"] for r in results if r["first"])
-    last = max(r["last"] for r in results)
-    return n / (last - first), {"batches": sum(r["batches"] for r in results),
-                                "rejected": sum(r["rejected"] for r in results),
-                                "per_process": [r["envelopes"] for r in results]}
-
-
-def _shared_session(port: int, client_id: str, receive_maximum: int) -> None:
-    c = _client(client_id)
-    done = threading.Event()
-    c.on_subscribe = lambda *a: done.set()
-    c.connect("127.0.0.1", port, clean_start=False, properties=_props(receive_maximum))
-    c.loop_start()
-    c.subscribe("$share/bench/minzheng/safety/+/up", qos=1)
-    done.wait(5)
-    c.disconnect()
-    c.loop_stop()
+def _pipeline_sessions(port: int, args: argparse.Namespace) -> list[str]:
+    """The pipeline's persistent sessions, subscribed and away: one per process (on the shared
+    subscription with more than one)."""
+    if args.processes == 1:
+        _session(port, "bench-pipe", args.receive_maximum)
+        return ["bench-pipe"]
+    ids = [f"bench-pipe-{k}" for k in range(args.processes)]
+    for client_id in ids:
+        _session(port, client_id, args.receive_maximum, "$share/bench/minzheng/safety/+/up")
+    return ids
 
 
 def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> dict[str, Any]:
@@ -390,11 +335,7 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
         items[k] = stream.reading(sos_home=k % len(homes))
         items[k][1]["seq"] = stream.seq_base + 10_000_000 + k
     _session(port, "bench-bare", args.receive_maximum)
-    if args.processes > 1:
-        for k in range(args.processes):
-            _shared_session(port, f"bench-pipe-{k}", args.receive_maximum)
-    else:
-        _session(port, "bench-pipeline", args.receive_maximum)
+    sessions = ["bench-bare", *_pipeline_sessions(port, args)]
     publish_s = _publish(port, items)
     time.sleep(1.0)
     order = ("bare", "pipeline") if run % 2 == 0 else ("pipeline", "bare")
@@ -403,15 +344,11 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
         if which == "bare":
             out["bare_rate"] = round(_bare_drain(port, args.messages, args.receive_maximum))
         else:
-            if args.processes > 1:
-                rate, info = _pipeline_drain_mp(port, args.messages, args)
-                out.update(info)
-            else:
-                rate, stats = _pipeline_drain(port, args.messages, args.batch_size, args.workers)
-                out["batches"] = stats.batches
-                out["rejected"] = stats.rejected
+            rate, stats = _pipeline_drain(port, args.messages, args)
+            out["batches"] = stats.batches
+            out["rejected"] = stats.rejected
             out["pipeline_rate"] = round(rate)
-    for client_id in ("bench-bare", "bench-pipeline", *(f"bench-pipe-{k}" for k in range(args.processes))):
+    for client_id in sessions:
         _end_session(port, client_id)
     stored = RawEvent.objects.filter(seq__gte=stream.seq_base).count()
     out["stored"] = stored
@@ -421,30 +358,47 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
 
 
 def _latency(args: argparse.Namespace, port: int, homes: Any, run: int, load_rate: float) -> dict[str, Any]:
+    import multiprocessing
+
     from django.db import connection
 
-    from minzheng.safety.management.mqtt import IngestConsumer
+    from minzheng.safety.management.mqtt import IngestConsumer, run_consumers
     from minzheng.safety.models import Incident
 
     _reset_alarms()
+    connection.close()  # the consumer processes are forked: no connection of ours goes with them
     sent: dict[tuple[str, int], float] = {}
     committed: dict[tuple[str, int], float] = {}
+    commits = multiprocessing.get_context("fork").SimpleQueue()
 
-    def on_batch(outcome: Any, batch: Any) -> None:
+    def on_batch(outcome: Any, batch: Any) -> None:  # in the consumer (process): SOS commit times
         now = time.time()
-        for env in outcome.envelopes:
-            for item in env.items:
-                if (item.device, item.seq) in sent and item.status == "accepted":
-                    committed[(item.device, item.seq)] = now
+        sos = [(i.device, i.seq, now) for env in outcome.envelopes for i in env.items
+               if i.status == "accepted" and i.device.startswith("BS")]
+        if sos:
+            commits.put(sos)
 
-    consumer = IngestConsumer(host="127.0.0.1", port=port, client_id=f"bench-live-{run}",
-                              topic="minzheng/safety/+/up", batch_size=args.batch_size, batch_seconds=0.05,
-                              on_batch=on_batch, workers=args.workers)
-    consumer.start()
-    consumer.connected.wait(10)
+    options = _consumer_options(port, args, f"bench-live-{run}", batch_seconds=0.05, on_batch=on_batch)
     stop = threading.Event()
-    worker = threading.Thread(target=lambda: (consumer.run(stop), connection.close()), daemon=True)
-    worker.start()
+    if args.processes > 1:
+        sessions = [f"bench-live-{run}-{k}" for k in range(args.processes)]
+        worker = threading.Thread(target=run_consumers, args=(args.processes, stop), kwargs=options, daemon=True)
+        worker.start()
+        time.sleep(2.0)  # the processes connect and subscribe
+    else:
+        sessions = [f"bench-live-{run}"]
+        consumer = IngestConsumer(**options)
+        consumer.start()
+        consumer.connected.wait(10)
+        worker = threading.Thread(target=lambda: (consumer.run(stop), connection.close()), daemon=True)
+        worker.start()
+
+    def collect() -> None:
+        while not commits.empty():
+            for device, seq, at in commits.get():
+                if (device, seq) in sent:
+                    committed[(device, seq)] = at
+
     pub = _client(f"bench-load-{run}")
     pub.connect("127.0.0.1", port)
     pub.loop_start()
@@ -469,13 +423,17 @@ def _latency(args: argparse.Namespace, port: int, homes: Any, run: int, load_rat
         time.sleep(0.002)
     end = time.monotonic() + 30
     while len(committed) < len(sent) and time.monotonic() < end:
+        collect()
         time.sleep(0.1)
     stop.set()
-    worker.join(30)
-    consumer.stop()
+    worker.join(40)
+    if args.processes == 1:
+        consumer.stop()
+    collect()
     pub.disconnect()
     pub.loop_stop()
-    _end_session(port, f"bench-live-{run}")
+    for client_id in sessions:
+        _end_session(port, client_id)
     lat = sorted((committed[key] - t) * 1000 for key, t in sent.items() if key in committed)
     incidents = Incident.objects.filter(alarm_type="sos").count()
     return {"sos": len(sent), "sos_committed": len(committed), "sos_incidents": incidents,
@@ -497,8 +455,9 @@ def main() -> None:
                     "of the pipeline rate just measured)")
     ap.add_argument("--load-fraction", type=float, default=0.5)
     ap.add_argument("--workers", type=int, default=2, help="consumer worker threads (gateway-partitioned)")
-    ap.add_argument("--processes", type=int, default=1,
-                    help="pipeline processes sharing the subscription ($share/…); the anchor stays one client")
+    ap.add_argument("--processes", type=int, default=2,
+                    help="pipeline processes sharing the subscription (minzheng ingest --processes); "
+                    "the anchor stays one client")
     ap.add_argument("--load-seconds", type=float, default=20.0)
     ap.add_argument("--db", default="minzheng_bench_safety")
     ap.add_argument("--pg-host", default="127.0.0.1")

@@ -12,6 +12,13 @@ acknowledging (the broker redelivers); bad input is acknowledged with its reason
 would not help). A broker restart is survived by paho's reconnect and the persistent session;
 what a broker loses in a crash (messages since its last autosave) the gateways resend because
 they never got the application ack (security.md F4).
+
+One Python process decodes and folds readings on one core (the GIL). ``run_consumers`` runs
+several consumer processes on a shared subscription (``$share/<group>/…``), each with a fixed
+client id of its own (``<client id>-<k>``, so a restarted process resumes its persistent session),
+and restarts one that dies. Two processes may then hold readings of the same home: each batch
+locks the homes' state rows in home order until its commit, and the rules fold readings by their
+own timestamps, so the order of delivery does not matter.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import multiprocessing
 import queue
 import re
 import threading
@@ -30,7 +38,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    connections,
+)
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -73,6 +87,7 @@ class ConsumerStats:
     batches: int = 0
     db_retries: int = 0
     connects: int = 0
+    first_received_at: float = 0.0  # epoch seconds
     last_batch_at: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -142,7 +157,10 @@ class IngestConsumer:
             log.warning("ingest: disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.stats.received += 1
+        stats = self.stats
+        if not stats.received:
+            stats.first_received_at = time.time()
+        stats.received += 1
         topic = msg.topic
         gw = gateway_of(topic)
         m: _Msg = (topic, gw, msg.payload, msg.mid, msg.qos)
@@ -275,6 +293,89 @@ class IngestConsumer:
         finally:
             if k:
                 connection.close()
+
+
+_SUMMED = ("received", "envelopes", "accepted", "duplicates", "rejected", "batches", "db_retries", "connects")
+
+
+def _consumer_process(k: int, options: dict[str, Any], results: Any) -> None:
+    """One process of ``run_consumers``: a consumer until SIGTERM (or idle), then its counts."""
+    import signal
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
+    options = {**options, "client_id": f"{options['client_id']}-{k}"}
+    idle_exit = options.pop("idle_exit", None)
+    consumer = IngestConsumer(**options)
+    consumer.start()
+    try:
+        stats = consumer.run(stop, idle_exit=idle_exit)
+    finally:
+        consumer.stop()
+        connection.close()
+    results.put((k, {name: getattr(stats, name) for name in _SUMMED}, stats.first_received_at, stats.last_batch_at))
+
+
+def run_consumers(processes: int, stop: threading.Event, *, idle_exit: float | None = None,
+                  restart_delay: float = 1.0, **options: Any) -> ConsumerStats:
+    """``processes`` consumer processes on the shared subscription ``options['share_group']``,
+    until ``stop`` is set (or, with ``idle_exit``, until every process has been idle that long
+    and left). A process that dies is started again under the same client id. Returns the
+    summed counts of the processes that finished (first message and last batch: the earliest and
+    the latest of them)."""
+    if not options.get("share_group"):
+        raise ValueError("several consumer processes need a shared-subscription group")
+    connections.close_all()  # no database connection crosses the fork
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    procs: dict[int, Any] = {}
+    reported: set[int] = set()
+    total = ConsumerStats()
+
+    def spawn(k: int) -> None:
+        procs[k] = ctx.Process(target=_consumer_process, args=(k, {**options, "idle_exit": idle_exit}, results),
+                               name=f"ingest-{k}", daemon=True)
+        procs[k].start()
+
+    def collect(timeout: float) -> None:
+        while True:
+            try:
+                row = results.get(timeout=timeout)
+            except queue.Empty:
+                return
+            k, counts, first, last = row
+            for name, n in counts.items():
+                setattr(total, name, getattr(total, name) + n)
+            if first and (not total.first_received_at or first < total.first_received_at):
+                total.first_received_at = first
+            total.last_batch_at = max(total.last_batch_at, last)
+            reported.add(k)
+
+    for k in range(processes):
+        spawn(k)
+    while not stop.wait(0.5):
+        collect(0)
+        for k, p in list(procs.items()):
+            if not p.is_alive() and k not in reported and p.exitcode != 0:
+                log.error("ingest: consumer process %s exited with %s; starting it again", k, p.exitcode)
+                total.errors.append(f"ingest-{k} exited with {p.exitcode}")
+                time.sleep(restart_delay)
+                spawn(k)
+        if len(reported) == processes:
+            break
+    for p in procs.values():
+        if p.is_alive():
+            p.terminate()  # SIGTERM: the batch in hand is committed and acknowledged, then it leaves
+    deadline = time.monotonic() + 30
+    while any(p.is_alive() for p in procs.values()) and time.monotonic() < deadline:
+        collect(0.2)
+    for p in procs.values():
+        if p.is_alive():
+            p.kill()
+        p.join()
+    collect(0.2)
+    return total
 
 
 class GatewayPublisher:

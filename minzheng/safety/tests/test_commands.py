@@ -43,3 +43,14 @@ def test_safety_tick_command_once():
     out = StringIO()
     call_command("safety_tick", now="2026-05-06T13:00:10+08:00", no_daily=True, stdout=out)
     assert "TickReport" in out.getvalue()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"processes": 0}, "--processes"),
+    ({"processes": 2, "max_messages": 10}, "--max-messages"),
+])
+def test_ingest_refuses_a_process_count_it_cannot_run(options, message):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=message):
+        call_command("ingest", port=1, **options)

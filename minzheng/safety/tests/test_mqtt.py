@@ -181,3 +181,44 @@ def test_urgent_readings_take_the_fast_lane():
     assert URGENT.search(b'[{"type": "heartbeat"}, {"type" : "smoke", "value": 1}]')
     assert not URGENT.search(b'{"device":"P1","seq":3,"ts":1,"type":"motion","value":1}')
     assert gateway_of("minzheng/safety/GW-A/up") == "GW-A"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_several_consumer_processes_share_the_stream_and_one_killed_is_restarted(broker, home_a, home_b):
+    """``minzheng ingest --processes 2``: two processes on $share/ingest/…; one is killed with
+    SIGKILL mid-stream, the supervisor starts it again under its client id, and every reading of
+    both homes is stored once."""
+    import multiprocessing
+
+    from minzheng.safety.management.mqtt import run_consumers
+
+    n = 300
+    stop = threading.Event()
+    result: dict[str, Any] = {}
+    supervisor = threading.Thread(target=lambda: result.update(stats=run_consumers(
+        2, stop, restart_delay=0.2, host="127.0.0.1", port=broker.port, client_id="test-ingest",
+        topic="minzheng/safety/+/up", share_group="ingest", batch_size=50, batch_seconds=0.05)), daemon=True)
+    supervisor.start()
+    device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-shared", resend_after=3.0)
+    device.start()
+    time.sleep(1.0)  # both processes connect and subscribe
+    children = {p.name: p for p in multiprocessing.active_children()}
+    assert set(children) == {"ingest-0", "ingest-1"}
+    for seq in range(1, n + 1):
+        for tag in ("A", "B"):
+            device.publish(f"GW-{tag}", {**_reading(seq, n), "device": f"PIR-{tag}"})
+        if seq == n // 2:
+            os.kill(children["ingest-0"].pid, signal.SIGKILL)
+        elif seq % 25 == 0:
+            time.sleep(0.02)
+    assert device.wait_all_acked(90), f"{len(device.pending)} readings never acknowledged"
+    device.stop()
+    stop.set()
+    supervisor.join(60)
+    stats = result["stats"]
+    assert stats.errors == ["ingest-0 exited with -9"]  # noticed and started again
+    assert stats.connects >= 2  # the two that finished: the survivor and the restarted one
+    for tag in ("A", "B"):
+        seqs = sorted(RawEvent.objects.filter(device__serial=f"PIR-{tag}").values_list("seq", flat=True))
+        assert seqs == list(range(1, n + 1))

@@ -2,6 +2,7 @@
 
     minzheng ingest                         # settings.SAFETY / MINZHENG_MQTT_* or 127.0.0.1:1883
     minzheng ingest --host 10.0.0.5 --share ingest   # one of several consumers ($share/ingest/...)
+    minzheng ingest --processes 2           # two consumer processes on $share/ingest/... (one per core)
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import signal
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from minzheng.core import context
 from minzheng.safety.conf import safety_settings
-from minzheng.safety.management.mqtt import IngestConsumer
+from minzheng.safety.management.mqtt import IngestConsumer, run_consumers
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--client-id", default=cfg.mqtt_client_id)
         parser.add_argument("--topic", default=cfg.mqtt_topic)
         parser.add_argument("--share", default=cfg.mqtt_share_group, help="shared-subscription group")
+        parser.add_argument("--processes", type=int, default=cfg.ingest_processes,
+                            help="consumer processes on a shared subscription (--share, default 'ingest')")
         parser.add_argument("--batch-size", type=int, default=cfg.batch_size)
         parser.add_argument("--batch-seconds", type=float, default=cfg.batch_seconds)
         parser.add_argument("--max-messages", type=int, default=None, help="stop after this many (tests, benches)")
@@ -40,15 +43,25 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        consumer = IngestConsumer(host=o["host"], port=o["port"], client_id=o["client_id"], topic=o["topic"],
-                                  share_group=o["share"], batch_size=o["batch_size"],
-                                  batch_seconds=o["batch_seconds"])
-        consumer.start()
-        self.stdout.write(f"安居守护接入: {o['host']}:{o['port']} {consumer.topic} (client id {o['client_id']})")
-        try:
-            stats = consumer.run(stop, max_envelopes=o["max_messages"], idle_exit=o["idle_exit"])
-        finally:
-            consumer.stop()
+        options = {"host": o["host"], "port": o["port"], "client_id": o["client_id"], "topic": o["topic"],
+                   "share_group": o["share"], "batch_size": o["batch_size"], "batch_seconds": o["batch_seconds"]}
+        if o["processes"] < 1:
+            raise CommandError("--processes: 至少 1 个进程")
+        if o["processes"] > 1:
+            if o["max_messages"] is not None:
+                raise CommandError("--max-messages: 只用于单进程")
+            options["share_group"] = options["share_group"] or "ingest"
+            self.stdout.write(f"安居守护接入: {o['host']}:{o['port']} $share/{options['share_group']}/{o['topic']}, "
+                              f"{o['processes']} 个进程 (client id {o['client_id']}-0 …)")
+            stats = run_consumers(o["processes"], stop, idle_exit=o["idle_exit"], **options)
+        else:
+            consumer = IngestConsumer(**options)
+            consumer.start()
+            self.stdout.write(f"安居守护接入: {o['host']}:{o['port']} {consumer.topic} (client id {o['client_id']})")
+            try:
+                stats = consumer.run(stop, max_envelopes=o["max_messages"], idle_exit=o["idle_exit"])
+            finally:
+                consumer.stop()
         self.stdout.write(
             f"received {stats.received}, processed {stats.envelopes}, accepted {stats.accepted}, "
             f"duplicates {stats.duplicates}, rejected {stats.rejected}, batches {stats.batches}"

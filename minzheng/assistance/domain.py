@@ -362,7 +362,7 @@ def stability_for(*, able_bodied_members: int, income_irregular: bool) -> str:
 
 # ---------------------------------------------------------------------- payroll snapshots
 
-SEAL_CONTEXT = b"minzheng.assistance.payroll.line.v1\n"
+SEAL_CONTEXT = b"minzheng.assistance.payroll.line.v2\n"  # v2: the line's own ids (v1 sealed the rows' uids)
 SEAL_KEY = "audit"  # core.crypto key; domain-separated from the audit chain and the ledger MACs
 
 # Member flags in a household snapshot (bit positions).
@@ -394,8 +394,8 @@ def canonical(value: Any) -> bytes:
 class LineSealInput:
     payment_key: str
     roll: str
-    beneficiary: str  # enrolment or grant uid
-    person: str
+    beneficiary: str  # beneficiary_ref(enrolment id, grant id)
+    person: str  # the payee's person id
     program: str
     kind: str
     for_month: str  # YYYY-MM
@@ -410,6 +410,12 @@ class LineSealInput:
 
 
 HEADER_FIELDS = 11
+
+
+def beneficiary_ref(enrolment_id: int | None, grant_id: int | None) -> str:
+    """What the seal binds a line's payee to: its own enrolment and grant columns, as stored, so
+    that checking a seal reads the line alone (re-pointing either column breaks the seal)."""
+    return f"{enrolment_id or ''}/{grant_id or ''}"
 
 
 def line_header(key: str, roll: str, beneficiary: str, person: str, program: str, kind: str, month: str,

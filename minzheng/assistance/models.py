@@ -327,8 +327,17 @@ class EnrolmentReview(BaseModel):
 
 
 class Grant(Placed):
-    """A one-off payment (临时救助, 专项救助): paid through the next roll, or at once (先行救助)."""
+    """A one-off payment (临时救助, 专项救助): paid through the next roll, or at once (先行救助).
 
+    Paying a roll updates some 17,000 of them, and an update that changes ``status`` writes a new
+    entry in every index: so a grant has only the indexes something reads (the due grants, partial,
+    which a paid grant leaves; uid; application; person), not those of its place and creation time:
+    no list of grants is cut by place or ordered by creation."""
+
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    division = models.ForeignKey("divisions.Division", on_delete=models.PROTECT, related_name="+", verbose_name="村社",
+                                 db_index=False)
+    township_code = models.CharField("街道(镇)", max_length=12)
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="grant")
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
@@ -348,7 +357,8 @@ class Grant(Placed):
 
     class Meta:
         verbose_name = "一次性救助"
-        indexes = [models.Index(fields=["status", "pay_month"], name="assist_grant_due_idx")]
+        indexes = [models.Index(fields=["pay_month"], condition=Q(status=GrantStatus.APPROVED, emergency=False),
+                                name="assist_grant_due_idx")]
         constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="assist_grant_positive")]
 
 

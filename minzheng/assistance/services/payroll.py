@@ -12,16 +12,18 @@ Idempotent and resumable:
 * every line has ``payment_key`` = (roll, beneficiary, month), UNIQUE; and at most one live line
   exists per enrolment-month (or grant) across all rolls (partial UNIQUE): no duplicate payment, ever.
 
-Each line is sealed with HMAC-SM3 over its amounts and the SM3 digest of its snapshot (kept as
-canonical JSON text); approval re-derives every digest, seal and amount from the snapshot through
-the same rules; payment re-checks every seal over what it pays.
+Each line is sealed with HMAC-SM3 over its key, its enrolment, grant and person ids, its amounts and
+the SM3 digest of its snapshot (kept as canonical JSON text), so that a seal is checked from the line
+alone; approval re-derives every digest, seal and amount from the snapshot through the same rules;
+payment re-checks every seal over what it pays.
 """
 
 from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -200,8 +202,7 @@ class Pending:
     program: str
     for_month: date
     person_id: int
-    person_uid: str
-    beneficiary_uid: str
+    beneficiary_hex: str  # the enrolment's or grant's uid, as the payment key shows it
     area_path: str
     township: str
     snapshot: dict[str, Any]
@@ -212,7 +213,7 @@ class Pending:
 
 
 ENROLMENT_COLUMNS = (
-    "id", "uid", "program", "person_id", "person__uid", "person__birth_date", "person__hukou_in_zhejiang",
+    "id", "uid", "program", "person_id", "person__birth_date", "person__hukou_in_zhejiang",
     "person__status", "area_path", "township_code", "money_assets_fen", "vehicles", "vehicle_value_fen", "housing_ok",
     "business_capital_fen", "disabled", "able_to_work", "has_income_source", "has_capable_supporter", "adl_failed",
     "child_category", "bank_ref", "covered_through", "start_month", "end_month",
@@ -248,7 +249,7 @@ def _family_status() -> dict[int, int]:
     return out
 
 
-(E_ID, E_UID, E_PROGRAM, E_PERSON, E_PERSON_UID, E_BIRTH, E_HUKOU, E_STATUS, E_AREA, E_TOWN, E_ASSETS, E_VEHICLES,
+(E_ID, E_UID, E_PROGRAM, E_PERSON, E_BIRTH, E_HUKOU, E_STATUS, E_AREA, E_TOWN, E_ASSETS, E_VEHICLES,
  E_VEHICLE_VALUE, E_HOUSING, E_CAPITAL, E_DISABLED, E_ABLE, E_INCOME_SOURCE, E_SUPPORTER, E_ADL, E_CHILD, E_BANK,
  E_COVERED, E_START, E_END) = range(len(ENROLMENT_COLUMNS))
 
@@ -305,12 +306,12 @@ def _collect(month: date) -> list[Pending]:
                 if m not in paid[row[E_ID]]:
                     pending.append(_pending(row, LineKind.ARREARS, m, _snapshot(row, members, family)))
     for g in Grant.objects.filter(status=GrantStatus.APPROVED, emergency=False, pay_month__lte=month).order_by("id") \
-            .values_list("id", "uid", "program", "person_id", "person__uid", "person__status", "area_path",
+            .values_list("id", "uid", "program", "person_id", "person__status", "area_path",
                          "township_code", "amount_fen", "persons", "bank_ref"):
-        gid, guid, program, person_id, person_uid, person_status, area, town, amount, persons, bank = g
+        gid, guid, program, person_id, person_status, area, town, amount, persons, bank = g
         pending.append(Pending(
-            kind=LineKind.ONE_OFF, program=program, for_month=month, person_id=person_id, person_uid=str(person_uid),
-            beneficiary_uid=str(guid), area_path=area, township=town, grant_id=gid,
+            kind=LineKind.ONE_OFF, program=program, for_month=month, person_id=person_id, beneficiary_hex=guid.hex,
+            area_path=area, township=town, grant_id=gid,
             person_active=person_status == PersonStatus.ACTIVE,
             snapshot={"p": program, "amt": amount, "n": persons, "bank": bank},
         ))
@@ -325,8 +326,8 @@ def _collect(month: date) -> list[Pending]:
 
 def _pending(row: Sequence[Any], kind: str, month: date, snapshot: dict[str, Any]) -> Pending:
     return Pending(
-        kind=kind, program=row[E_PROGRAM], for_month=month, person_id=row[E_PERSON], person_uid=str(row[E_PERSON_UID]),
-        beneficiary_uid=str(row[E_UID]), area_path=row[E_AREA], township=row[E_TOWN], snapshot=snapshot,
+        kind=kind, program=row[E_PROGRAM], for_month=month, person_id=row[E_PERSON], beneficiary_hex=row[E_UID].hex,
+        area_path=row[E_AREA], township=row[E_TOWN], snapshot=snapshot,
         enrolment_id=row[E_ID], person_active=row[E_STATUS] == PersonStatus.ACTIVE,
     )
 
@@ -344,7 +345,6 @@ def payment_key(roll_uid: Any, beneficiary_uid: str, month: date) -> str:
 
 @dataclass
 class Built:
-    rows: list[tuple[Any, ...]]
     seals: list[bytes]
     adjustments: dict[str, list[int]]  # payment key → adjustment ids applied
     carry: dict[int, int]  # enrolment id → recovery still owed after this roll
@@ -354,7 +354,8 @@ class Built:
     total: int = 0
 
 
-def _build(roll: PayrollRoll, pending: list[Pending]) -> Built:
+def _build(roll: PayrollRoll, pending: list[Pending], write: Callable[[tuple[Any, ...]], None]) -> Built:
+    """Compute, seal and ``write`` each line (in ``LINE_COLUMNS`` order), in roll order."""
     by_month: dict[date, list[int]] = defaultdict(list)
     for i, p in enumerate(pending):
         by_month[p.for_month].append(i)
@@ -372,7 +373,7 @@ def _build(roll: PayrollRoll, pending: list[Pending]) -> Built:
         pending[i].grant_id or 0, pending[i].for_month))
     roll_uid, roll_hex = str(roll.uid), roll.uid.hex
     labels = {m: domain.month_label(m) for m in by_month}
-    built = Built(rows=[], seals=[], adjustments={}, carry={})
+    built = Built(seals=[], adjustments={}, carry={})
     for i in order:
         p = pending[i]
         amount = amounts[i] if eligible[i] else 0
@@ -395,15 +396,15 @@ def _build(roll: PayrollRoll, pending: list[Pending]) -> Built:
         if not hold and total == 0 and amount == 0 and not applied:
             continue  # e.g. 低边 without a cash top-up: eligible, nothing to pay this month
         label = labels[p.for_month]
-        key = f"{roll_hex}:{p.beneficiary_uid.replace('-', '')}:{label}"  # = payment_key(...)
+        key = f"{roll_hex}:{p.beneficiary_hex}:{label}"  # = payment_key(...)
         line_persons = persons[i]
         snapshot_json = domain.canonical(p.snapshot)
         digest = domain.snapshot_digest(snapshot_json)
         seal = domain.seal_header(domain.line_header(
-            key, roll_uid, p.beneficiary_uid, p.person_uid, p.program, p.kind, label, line_persons, amount, adjustment,
-            total), digest)
+            key, roll_uid, domain.beneficiary_ref(p.enrolment_id, p.grant_id), str(p.person_id), p.program, p.kind,
+            label, line_persons, amount, adjustment, total), digest)
         status = LineStatus.HELD if hold else LineStatus.PENDING
-        built.rows.append((
+        write((
             roll.pk, key, p.enrolment_id, p.grant_id, p.person_id, p.program, p.kind, p.for_month, p.area_path,
             p.township, line_persons, eligible[i], amount, adjustment, total, snapshot_json.decode(), digest, seal,
             status, hold,
@@ -420,19 +421,20 @@ def _build(roll: PayrollRoll, pending: list[Pending]) -> Built:
     return built
 
 
-def _insert_lines(rows: Sequence[tuple[Any, ...]]) -> None:
-    """COPY on PostgreSQL (the bulk path); batched INSERTs elsewhere."""
-    if not rows:
-        return
+@contextmanager
+def _line_writer() -> Iterator[Callable[[tuple[Any, ...]], None]]:
+    """A writer of lines (``LINE_COLUMNS``): COPY on PostgreSQL, streamed, so the server stores the
+    lines while the next ones are being sealed; batched INSERTs elsewhere."""
     if connection.vendor == "postgresql":
         qn = connection.ops.quote_name
         table = qn(PayrollLine._meta.db_table)
         column_of = {f.attname: f.column for f in PayrollLine._meta.concrete_fields}
         cols = ", ".join(qn(column_of[name]) for name in LINE_COLUMNS)
         with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            yield copy.write_row
         return
+    rows: list[tuple[Any, ...]] = []
+    yield rows.append
     PayrollLine.objects.bulk_create(
         (PayrollLine(**dict(zip(LINE_COLUMNS, row, strict=True))) for row in rows), batch_size=2000
     )
@@ -461,9 +463,9 @@ def payroll_freeze(*, actor: Actor | None, roll: PayrollRoll | int) -> PayrollRo
             raise Conflict("之前月份的发放名册尚未办结", code="previous_roll_unfinished")
         pending = _collect(roll.month)
         _checkpoint("collected", len(pending))
-        built = _build(roll, pending)
+        with _line_writer() as write:
+            built = _build(roll, pending, write)
         _checkpoint("built", built.line_count)
-        _insert_lines(built.rows)
         if built.adjustments:
             ids = dict(PayrollLine.objects.filter(roll=roll, payment_key__in=list(built.adjustments))
                        .values_list("payment_key", "id"))
@@ -493,7 +495,7 @@ def _outermost() -> bool:
 
 
 VERIFY_COLUMNS = (
-    "id", "payment_key", "enrolment__uid", "grant__uid", "person__uid", "program", "kind", "for_month", "persons",
+    "id", "payment_key", "enrolment_id", "grant_id", "person_id", "program", "kind", "for_month", "persons",
     "amount_fen", "adjustment_fen", "total_fen", "snapshot_digest", "seal", "eligible",
 )
 SNAPSHOT_AT = len(VERIFY_COLUMNS)  # the snapshot itself is fetched after these columns, for a full check
@@ -515,16 +517,16 @@ def verify_lines(roll: PayrollRoll, rows: Sequence[Sequence[Any]], *, full: bool
     roll_uid = str(roll.uid)
     labels: dict[date, str] = {}
     for row in rows:
-        (pk, key, e_uid, g_uid, p_uid, program, kind, month, persons, amount, adjustment, total, digest, seal, _el) = \
-            row[:SNAPSHOT_AT]
+        (pk, key, enrolment_id, grant_id, person_id, program, kind, month, persons, amount, adjustment, total, digest,
+         seal, _el) = row[:SNAPSHOT_AT]
         digest = bytes(digest)
         if full and domain.snapshot_digest(str(row[SNAPSHOT_AT]).encode()) != digest:
             problems.append(Problem(pk, key, "快照与封签摘要不符(快照被改动)"))
         label = labels.get(month) or labels.setdefault(month, domain.month_label(month))
         try:
             expected = domain.seal_header(domain.line_header(
-                key, roll_uid, str(e_uid or g_uid), str(p_uid), program, kind, label, persons, amount, adjustment,
-                total), digest)
+                key, roll_uid, domain.beneficiary_ref(enrolment_id, grant_id), str(person_id), program, kind, label,
+                persons, amount, adjustment, total), digest)
         except ValueError:
             expected = b""
         stored = bytes(seal)
@@ -712,8 +714,8 @@ def _pay_township(actor: Actor | None, roll_pk: int, town: str) -> None:
         roll = _lock_roll(roll_pk)
         if PayrollPosting.objects.filter(roll=roll, township_code=town).exists():
             return
-        rows = list(PayrollLine.objects.filter(roll=roll, township_code=town, status=LineStatus.PENDING)
-                    .order_by("id").values_list(*VERIFY_COLUMNS, "grant_id"))
+        paying = PayrollLine.objects.filter(roll=roll, township_code=town, status=LineStatus.PENDING)
+        rows = list(paying.order_by("id").values_list(*VERIFY_COLUMNS))
         if not rows:
             return
         problems, _ = verify_lines(roll, rows, full=False)
@@ -737,9 +739,9 @@ def _pay_township(actor: Actor | None, roll_pk: int, town: str) -> None:
             txn_id, replayed = int(txn.pk), bool(getattr(txn, "replayed", False))
         now = timezone.now()
         _record_posting(roll, town, txn_id, len(rows), total)
-        grants = [row[-1] for row in rows if row[6] == LineKind.ONE_OFF]  # grant_id, after the checked columns
-        if grants:
-            Grant.objects.filter(pk__in=grants).update(status=GrantStatus.PAID, paid_at=now, ledger_txn_id=txn_id)
+        if any(row[6] == LineKind.ONE_OFF for row in rows):  # the grants by a join, not by a list of 1,500 ids
+            Grant.objects.filter(pk__in=paying.filter(kind=LineKind.ONE_OFF).values("grant_id")).update(
+                status=GrantStatus.PAID, paid_at=now, ledger_txn_id=txn_id)
         Adjustment.objects.filter(  # from the few open adjustments to their lines, not from 40,000 lines to them
             status=AdjustmentStatus.OPEN, applied_in__roll=roll, applied_in__township_code=town,
             applied_in__status=LineStatus.PENDING,

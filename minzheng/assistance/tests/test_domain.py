@@ -67,12 +67,13 @@ def test_adjustments_never_pay_below_zero_and_keep_the_debt(amount, adjustments)
 def test_the_seal_covers_the_snapshot_and_every_amount():
     from dataclasses import replace
 
-    base = domain.LineSealInput("k", "r", "b", "p", "dibao", "regular", "2024-06", 2, 100, 0, 100)
+    base = domain.LineSealInput("k", "r", domain.beneficiary_ref(7, None), "p", "dibao", "regular", "2024-06", 2, 100, 0, 100)
     digest = domain.snapshot_digest(domain.canonical(household([1, 2])))
     seal = domain.line_seal(base, digest)
     assert len(seal) == 32 and seal == domain.line_seal(base, digest)
     for change in ({"amount_fen": 101}, {"total_fen": 99}, {"persons": 3}, {"payment_key": "k2"},
-                   {"for_month": "2024-07"}, {"adjustment_fen": -1}):
+                   {"for_month": "2024-07"}, {"adjustment_fen": -1}, {"person": "q"},
+                   {"beneficiary": domain.beneficiary_ref(None, 7)}):
         assert domain.line_seal(replace(base, **change), digest) != seal
     assert domain.line_seal(base, domain.snapshot_digest(domain.canonical(household([1, 3])))) != seal
     with pytest.raises(ValueError):

@@ -247,6 +247,11 @@ def test_a_tampered_line_is_caught_at_approval_and_at_payment(district, staff, t
         p.payroll_approve(actor=staff.checker, roll=roll)
     assert "快照" in str(exc.value.extra["problems"])
     PayrollLine.objects.filter(pk=line.pk).update(snapshot=line.snapshot)
+    PayrollLine.objects.filter(pk=line.pk).update(person=district["people"]["couple"][0])  # another payee
+    with pytest.raises(Conflict) as exc:
+        p.payroll_approve(actor=staff.checker, roll=roll)
+    assert exc.value.extra["problems"][0]["payment_key"] == line.payment_key
+    PayrollLine.objects.filter(pk=line.pk).update(person=line.person_id)
     p.payroll_approve(actor=staff.checker, roll=roll)
     p.payroll_bank_file(actor=staff.district, roll=roll)
     PayrollLine.objects.filter(pk=line.pk).update(total_fen=line.total_fen + 100_000)  # after approval

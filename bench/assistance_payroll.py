@@ -149,15 +149,16 @@ def one_off_grants(month: dt.date, scale: float, seed: int) -> int:
 
 
 def analyze() -> None:
-    """Fresh planner statistics, untimed: what autovacuum keeps on a production server (this
-    machine's PostgreSQL runs with autovacuum off, so a table filled by the bench has none, and the
-    plans of the roll's queries fall back to guesses that turn index scans into scans of every line)."""
+    """VACUUM and fresh planner statistics, untimed: what autovacuum keeps on a production server
+    (this machine's PostgreSQL runs with autovacuum off, so a table filled by the bench has no
+    statistics, and the plans of the roll's queries fall back to guesses that turn index scans into
+    scans of every line; and the dead rows of each month's paid grants would pile up for good)."""
     from django.apps import apps
     from django.db import connection
 
     tables = [m._meta.db_table for app in ("assistance", "ledger") for m in apps.get_app_config(app).get_models()]
     with connection.cursor() as cur:
-        cur.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
+        cur.execute("VACUUM (ANALYZE) " + ", ".join(connection.ops.quote_name(t) for t in tables))
 
 
 def pay_month(month: dt.date, scale: float, seed: int) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -580,7 +581,7 @@ _facts_cache: dict[int, tuple[tuple[Any, ...], _Row, domain.HomeContext]] = {}
 
 def _load_homes_pg(home_ids: list[int]) -> dict[int, _HomeCtx]:
     out: dict[int, _HomeCtx] = {}
-    loads = json.loads
+    loads = orjson.loads
     has = home_contexts(home_ids)
     params_by_text: dict[str, domain.RuleParams] = {}
     n = len(_STATE_COLS)

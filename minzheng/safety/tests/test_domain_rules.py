@@ -280,6 +280,10 @@ def test_good_messages_are_normalised():
     assert ms.value == {"battery": 55}
     assert domain.decode_payload(b"\xff") == domain.Rejected(RejectReason.MALFORMED, "报文不是 UTF-8 文本")
     assert domain.decode_payload('{"messages": [{"a": 1}]}') == [{"a": 1}]
+    not_json = domain.Rejected(RejectReason.MALFORMED, "报文不是有效的 JSON")
+    assert domain.decode_payload(b'{"device": "D1", "seq": 1, "ts": NaN}') == not_json
+    assert domain.decode_payload(b'{"device": "D1", "seq": 1,') == not_json
+    assert domain.decode_payload(b"x" * 1_000_001) == domain.Rejected(RejectReason.MALFORMED, "报文过长")
 
 
 def test_rule_parameters_are_data_with_overrides_and_named_errors():

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from django.db import models
@@ -82,3 +82,33 @@ def instances_from_rows(model: type[M], alias: str, attnames: Sequence[str], row
         values["_state"] = state
         out.append(obj)
     return out
+
+
+# Columns whose get_db_prep_save returns a str, int, bool or None unchanged (exact classes only: a
+# subclass may prepare values its own way, e.g. sealing them).
+_PLAIN_FIELDS = frozenset({
+    models.CharField, models.TextField, models.BooleanField, models.IntegerField, models.BigIntegerField,
+    models.SmallIntegerField, models.PositiveIntegerField, models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField, models.AutoField, models.BigAutoField, models.SmallAutoField,
+})
+_PLAIN_VALUES = frozenset({str, int, bool, type(None)})
+
+
+def row_params(fields: Sequence[models.Field[Any, Any]], connection: Any) -> Callable[[models.Model], list[Any]]:
+    """A function giving an instance's values of ``fields`` as an INSERT's parameters, exactly as
+    ``Field.get_db_prep_save`` gives them, for statements compiled once (a checkout's rows). It
+    skips that call (~5 µs a column) where it changes nothing: a text, integer or boolean column
+    (a foreign key by its target) holding a str, int, bool or None."""
+    plan = tuple(
+        (field, field.attname, type(getattr(field, "target_field", None) or field) in _PLAIN_FIELDS)
+        for field in fields
+    )
+
+    def params(obj: models.Model) -> list[Any]:
+        out = []
+        for field, attname, plain in plan:
+            value = getattr(obj, attname)
+            out.append(value if plain and type(value) in _PLAIN_VALUES else field.get_db_prep_save(value, connection=connection))
+        return out
+
+    return params

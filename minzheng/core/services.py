@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -17,7 +18,7 @@ from minzheng.core import context
 from minzheng.core.access import Actor
 from minzheng.core.domain import GENESIS_MAC, chain_for, chain_mac
 from minzheng.core.exceptions import PermissionDenied
-from minzheng.core.models import AuditChainHead, AuditEvent
+from minzheng.core.models import AuditChainHead, AuditEvent, row_params
 from minzheng.core.permissions import CorePerm
 
 # A number glued to ASCII letters or digits is part of a token (a UUID's hex group such as
@@ -74,6 +75,36 @@ def _advance_head(chain: int) -> tuple[int, bytes, Any]:
     return int(row[0]), bytes(row[1]), at
 
 
+_appends: dict[str, tuple[str, str, Callable[[AuditEvent], list[Any]]]] = {}
+
+
+def _append(event: AuditEvent) -> None:
+    """INSERT the row and move its chain's head to it: one statement on PostgreSQL (a
+    data-modifying WITH: one round trip less while the head is locked), two on SQLite. The SQL
+    is built once per database; identifiers come from the models, every value is a parameter."""
+    found = _appends.get(connection.alias)
+    if found is None:
+        qn = connection.ops.quote_name
+        fields = list(AuditEvent._meta.concrete_fields)
+        columns = ", ".join(qn(f.column) for f in fields)
+        insert = f"INSERT INTO {qn(AuditEvent._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+        head = f"UPDATE {qn(AuditChainHead._meta.db_table)} SET last_mac = %s WHERE id = %s"  # noqa: S608
+        if connection.vendor == "postgresql":
+            insert, head = f"WITH e AS ({insert}) {head}", ""
+        found = _appends[connection.alias] = (insert, head, row_params(fields, connection))
+    insert, head, params = found
+    row = params(event)
+    link: list[Any] = [bytes(event.mac), event.chain]
+    with connection.cursor() as cur:
+        if head:
+            cur.execute(insert, row)
+            cur.execute(head, link)
+        else:
+            cur.execute(insert, row + link)
+    event._state.adding = False
+    event._state.db = connection.alias
+
+
 def audit_record(
     *,
     actor: Any,
@@ -116,8 +147,7 @@ def audit_record(
             prev_mac=prev_mac or GENESIS_MAC,
         )
         event.mac = chain_mac(bytes(event.prev_mac), event)
-        event.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=chain).update(last_mac=event.mac)
+        _append(event)
     return event
 
 

@@ -29,7 +29,8 @@ once per process and number of lines):
 3. funds are checked on the locked rows: a closed account → 409 ``account_closed``; a
    no-overdraft account that would go below 0 on its normal side → 409 ``insufficient_funds``
    (the row inserted in step 2 goes with the rolled-back savepoint);
-4. postings are inserted (one statement) and balances moved with one ``UPDATE … FROM (VALUES …)``;
+4. postings are inserted and balances moved with one ``UPDATE … FROM (VALUES …)``, in a single
+   statement on PostgreSQL (a data-modifying ``WITH``);
    the database CHECK refuses an overdraft regardless;
 5. the audit row is written last, so the audit chain's head lock is held as briefly as possible.
 
@@ -40,7 +41,7 @@ concurrent posting (PostgreSQL resolves it, and ``@retry_on_conflict`` on your s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,7 @@ from django.db.models.functions import Now
 from minzheng.core import crypto
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import Conflict, NotFound, ValidationFailed
+from minzheng.core.models import row_params
 from minzheng.core.services import audit_record
 from minzheng.divisions.models import Division
 from minzheng.ledger import domain
@@ -234,7 +236,7 @@ def _replay(existing: Transaction, request: _Request) -> Transaction:
 _sql: dict[tuple[str, str, int], Any] = {}
 
 
-def _claim_sql() -> tuple[str, list[Any]]:
+def _claim_sql() -> tuple[str, Callable[[Transaction], list[Any]]]:
     key = (connection.alias, "claim", 0)
     found = _sql.get(key)
     if found is None:
@@ -245,7 +247,7 @@ def _claim_sql() -> tuple[str, list[Any]]:
         columns = ", ".join(qn(f.column) for f in fields)
         marks = ", ".join(["%s"] * len(fields))
         sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}"  # noqa: S608
-        found = _sql[key] = (sql, fields)
+        found = _sql[key] = (sql, row_params(fields, connection))
     return found
 
 
@@ -255,10 +257,9 @@ def _claim(txn: Transaction) -> bool:
     ``ON CONFLICT DO NOTHING`` waits for a concurrent insert of the same key to commit or roll
     back, and then inserts nothing instead of raising: the transaction stays usable, no savepoint.
     """
-    sql, fields = _claim_sql()
-    params = [f.get_db_prep_save(getattr(txn, f.attname), connection=connection) for f in fields]
+    sql, params = _claim_sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params(txn))
         row = cursor.fetchone()
     if row is None:
         return False
@@ -315,8 +316,10 @@ def _lock_accounts(codes: Sequence[str]) -> tuple[list[_Locked], datetime | None
     return [_Locked(*row[:6]) for row in rows], rows[0][6]
 
 
-def _insert_postings(txn_id: int, posted_at: datetime, postings: Sequence[tuple[int, str, int]]) -> None:
-    """The transaction's postings in one INSERT (its SQL built once per number of lines)."""
+def _apply_postings(txn_id: int, posted_at: datetime, postings: Sequence[tuple[int, str, int]]) -> None:
+    """Insert the transaction's postings and move the balances (``balance_fen += amount``, the
+    accounts already locked; the CHECK constraint still refuses an overdraft): one statement on
+    PostgreSQL (a data-modifying WITH), two on SQLite. Built once per number of lines."""
     key = (connection.alias, "postings", len(postings))
     found = _sql.get(key)
     if found is None:
@@ -326,26 +329,26 @@ def _insert_postings(txn_id: int, posted_at: datetime, postings: Sequence[tuple[
         fields = [by_name[n] for n in ("txn", "account", "amount_fen", "posted_at")]
         columns = ", ".join(qn(f.column) for f in fields)
         rows = ", ".join(["(%s, %s, %s, %s)"] * len(postings))
-        found = _sql[key] = (f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES {rows}", fields[3])  # noqa: S608
-    sql, posted_field = found
+        table = qn(Account._meta.db_table)
+        moves = ", ".join(["(%s, %s)"] * len(postings))
+        # Identifiers from the models' metadata; every value is a bound parameter.
+        insert = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES {rows}"  # noqa: S608
+        update = (f"UPDATE {table} SET balance_fen = balance_fen + v.column2 FROM (VALUES {moves}) AS v "  # noqa: S608
+                  f"WHERE {table}.id = v.column1")
+        statements = [f"WITH p AS ({insert}) {update}"] if connection.vendor == "postgresql" else [insert, update]
+        found = _sql[key] = (statements, fields[3])
+    statements, posted_field = found
     when = posted_field.get_db_prep_save(posted_at, connection=connection)
-    params: list[Any] = []
+    rows_params: list[Any] = []
     for account_id, _code, amount in postings:
-        params.extend((txn_id, account_id, amount, when))
+        rows_params.extend((txn_id, account_id, amount, when))
+    move_params = [x for account_id, _code, amount in postings for x in (account_id, amount)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def _move_balances(moves: Sequence[tuple[int, int]]) -> None:
-    """``balance_fen += amount`` for every (account id, amount), in one UPDATE … FROM (VALUES …).
-    The accounts are already locked; the CHECK constraint still refuses an overdraft."""
-    table = connection.ops.quote_name(Account._meta.db_table)
-    values = ", ".join(["(%s, %s)"] * len(moves))
-    # Identifiers from the model's metadata; every value is a bound parameter.
-    sql = (f"UPDATE {table} SET balance_fen = balance_fen + v.column2 FROM (VALUES {values}) AS v "  # noqa: S608
-           f"WHERE {table}.id = v.column1")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [x for move in moves for x in move])
+        if len(statements) == 1:
+            cursor.execute(statements[0], rows_params + move_params)
+        else:
+            cursor.execute(statements[0], rows_params)
+            cursor.execute(statements[1], move_params)
 
 
 @dataclass(frozen=True)
@@ -409,8 +412,7 @@ def _post(*, actor: Actor | None, request: _Request, event_type: str, reason: st
                 required_fen=-line.amount_fen * domain.normal_sign(account.kind),
             )
 
-    _insert_postings(txn.id, posted_at, postings)
-    _move_balances([(account_id, amount) for account_id, _code, amount in postings])
+    _apply_postings(txn.id, posted_at, postings)
     extra: dict[str, Any] = {
         "key": request.key,
         "kind": request.kind,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from minzheng.core.exceptions import (
     PermissionDenied,
     ValidationFailed,
 )
+from minzheng.core.models import row_params
 from minzheng.core.services import audit_record
 from minzheng.ledger.retry import retry_on_conflict
 from minzheng.ledger.selectors import available, txn_by_key
@@ -290,19 +291,26 @@ def _tenders(req: CheckoutRequest, self_pay: int) -> dict[str, int]:
     return {req.payment_method: self_pay}
 
 
+_insert_sql: dict[str, tuple[str, Callable[[MealService], list[Any]]]] = {}
+
+
 def insert_meal(meal: MealService) -> bool:
     """INSERT unless the idempotency key or the diner's subsidised slot is taken (waits for a
-    concurrent insert of either to commit or roll back, then inserts nothing instead of failing)."""
-    meta = MealService._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key and f.column != "recorded_at"]
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = (f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608 - model metadata only
-           f"ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}")
-    params = [f.get_db_prep_save(getattr(meal, f.attname), connection=connection) for f in fields]
+    concurrent insert of either to commit or roll back, then inserts nothing instead of failing).
+    The SQL is built once per database."""
+    found = _insert_sql.get(connection.alias)
+    if found is None:
+        meta = MealService._meta
+        fields = [f for f in meta.concrete_fields if not f.primary_key and f.column != "recorded_at"]
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(f.column) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        sql = (f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608 - model metadata only
+               f"ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}")
+        found = _insert_sql[connection.alias] = (sql, row_params(fields, connection))
+    sql, params = found
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params(meal))
         row = cursor.fetchone()
     if row is None:
         return False

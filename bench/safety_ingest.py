@@ -2,7 +2,7 @@
 subscriber draining the same stream, in the same run; and SOS-to-incident latency under load.
 
     .venv/bin/python bench/safety_ingest.py [--messages 40000] [--homes 2000] [--repeat 3]
-                                            [--processes 2] [--load-rate 800] [--load-seconds 20]
+                                            [--threads] [--load-rate 800] [--load-seconds 20]
 
 Runs a PRIVATE Mosquitto (its own port, config and directory; unlimited queues) so the machine's
 broker is not disturbed, and a PostgreSQL database of its own (``--db``, default
@@ -12,20 +12,18 @@ Before each phase the bench clears the previous phase's events, alarms and incid
 
 Each repetition:
 
-1. **Throughput.** Persistent sessions are created (MQTT 5, clean start off, the same receive
-   maximum): ``bench-bare``, and the pipeline's (``bench-pipe``, or with ``--processes N`` > 1 one
-   per process on the shared subscription ``$share/bench/…``, as ``minzheng ingest --processes N``
-   runs). ``--messages`` readings (motion, door, heartbeat, water, a few SOS; fresh sequence
-   numbers; timestamps now) are published at QoS 1 while all are away, so the broker queues the
-   same stream for the bare subscriber and for the pipeline. Then, one after the other
-   (alternating which goes first): the bare subscriber (one paho client, QoS 1, auto-acknowledge,
-   counts messages) drains its queue; the pipeline (``IngestConsumer`` + ``ingest_batch`` in each
-   process, the production code, acknowledging after each PostgreSQL commit) drains its own.
-   Rate = messages / (last message − first message); for the pipeline, the last *committed*
-   message. The raw events stored are counted: none may be missing. The machine's cores are
-   shared by the consumer processes, PostgreSQL and the broker; the default of two processes is
-   one per core of the two-core machine the figures were measured on.
-2. **Latency.** With the pipeline (the same processes) consuming live, a background stream of ``--load-rate``
+1. **Throughput.** Two persistent sessions are created (``bench-bare`` and ``bench-pipeline``,
+   MQTT 5, clean start off, the same receive maximum). ``--messages`` readings (motion, door,
+   heartbeat, water, a few SOS; fresh sequence numbers; timestamps now) are published at QoS 1
+   while both are away, so the broker queues the same stream for each. Then, one after the
+   other (alternating which goes first): the bare subscriber (paho, QoS 1, auto-acknowledge,
+   counts messages) drains its queue; the pipeline drains its own: ``IngestConsumer`` as
+   ``minzheng ingest`` runs it, one MQTT client that dispatches by gateway to ``--workers`` lanes,
+   each running ``ingest_batch`` in a process of its own (``--threads``: in threads of the one
+   process), acknowledging after each PostgreSQL commit. Rate = messages / (last message − first
+   message); for the pipeline, the last *committed* message. The raw events stored are counted:
+   none may be missing.
+2. **Latency.** With the pipeline (the same lanes) consuming live, a background stream of ``--load-rate``
    readings/s (default: half the pipeline rate just measured: a loaded but sustainable system)
    runs for ``--load-seconds``, with an SOS from a different home every 0.25 s. The
    latency of each SOS is from its publish to the commit of the batch that opened its incident
@@ -210,7 +208,7 @@ def _client(client_id: str, **kw: Any) -> Any:
     return c
 
 
-def _session(port: int, client_id: str, receive_maximum: int, topic: str = "minzheng/safety/+/up") -> None:
+def _session(port: int, client_id: str, receive_maximum: int) -> None:
     """Create a fresh persistent session subscribed to the readings, then leave. Fresh (clean start):
     what the previous repetition's latency phase left queued must not count towards this one."""
     c = _client(client_id)
@@ -218,7 +216,7 @@ def _session(port: int, client_id: str, receive_maximum: int, topic: str = "minz
     c.on_subscribe = lambda *a: done.set()
     c.connect("127.0.0.1", port, clean_start=True, properties=_props(receive_maximum))
     c.loop_start()
-    c.subscribe(topic, qos=1)
+    c.subscribe("minzheng/safety/+/up", qos=1)
     done.wait(5)
     c.disconnect()
     c.loop_stop()
@@ -284,45 +282,28 @@ def _bare_drain(port: int, n: int, receive_maximum: int) -> float:
     return n / (got["last"] - got["first"])
 
 
-def _consumer_options(port: int, args: argparse.Namespace, client_id: str, **kw: Any) -> dict[str, Any]:
-    return {"host": "127.0.0.1", "port": port, "client_id": client_id, "topic": "minzheng/safety/+/up",
-            "share_group": "bench" if args.processes > 1 else "", "batch_size": args.batch_size,
-            "workers": args.workers, **kw}
+def _consumer(port: int, args: argparse.Namespace, client_id: str, **kw: Any) -> Any:
+    """The production consumer as ``minzheng ingest`` builds it (``--threads``: its lanes as threads)."""
+    from minzheng.safety.management.mqtt import IngestConsumer
+
+    return IngestConsumer(host="127.0.0.1", port=port, client_id=client_id, topic="minzheng/safety/+/up",
+                          batch_size=args.batch_size, workers=args.workers, worker_processes=not args.threads, **kw)
 
 
 def _pipeline_drain(port: int, n: int, args: argparse.Namespace) -> tuple[float, Any]:
-    """The production consumer, as ``minzheng ingest [--processes N]`` runs it: rate from its first
-    message received to its last batch committed."""
+    """Rate from the pipeline's first message received to its last batch committed."""
     from django.db import connection
 
-    from minzheng.safety.management.mqtt import IngestConsumer, run_consumers
-
-    options = _consumer_options(port, args, "bench-pipe", batch_seconds=0.2)
-    if args.processes > 1:
-        stats = run_consumers(args.processes, threading.Event(), idle_exit=5, **options)
-    else:
-        consumer = IngestConsumer(**options)
-        consumer.start()
-        try:
-            stats = consumer.run(max_envelopes=n, idle_exit=60)
-        finally:
-            consumer.stop()
-            connection.close()
+    consumer = _consumer(port, args, "bench-pipeline", batch_seconds=0.2)
+    consumer.start()
+    try:
+        stats = consumer.run(max_envelopes=n, idle_exit=60)
+    finally:
+        consumer.stop()
+        connection.close()
     if stats.envelopes < n:
         raise RuntimeError(f"pipeline processed {stats.envelopes} of {n}")
     return n / (stats.last_batch_at - stats.first_received_at), stats
-
-
-def _pipeline_sessions(port: int, args: argparse.Namespace) -> list[str]:
-    """The pipeline's persistent sessions, subscribed and away: one per process (on the shared
-    subscription with more than one)."""
-    if args.processes == 1:
-        _session(port, "bench-pipe", args.receive_maximum)
-        return ["bench-pipe"]
-    ids = [f"bench-pipe-{k}" for k in range(args.processes)]
-    for client_id in ids:
-        _session(port, client_id, args.receive_maximum, "$share/bench/minzheng/safety/+/up")
-    return ids
 
 
 def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> dict[str, Any]:
@@ -335,7 +316,7 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
         items[k] = stream.reading(sos_home=k % len(homes))
         items[k][1]["seq"] = stream.seq_base + 10_000_000 + k
     _session(port, "bench-bare", args.receive_maximum)
-    sessions = ["bench-bare", *_pipeline_sessions(port, args)]
+    _session(port, "bench-pipeline", args.receive_maximum)
     publish_s = _publish(port, items)
     time.sleep(1.0)
     order = ("bare", "pipeline") if run % 2 == 0 else ("pipeline", "bare")
@@ -348,7 +329,7 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
             out["batches"] = stats.batches
             out["rejected"] = stats.rejected
             out["pipeline_rate"] = round(rate)
-    for client_id in sessions:
+    for client_id in ("bench-bare", "bench-pipeline"):
         _end_session(port, client_id)
     stored = RawEvent.objects.filter(seq__gte=stream.seq_base).count()
     out["stored"] = stored
@@ -358,47 +339,27 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
 
 
 def _latency(args: argparse.Namespace, port: int, homes: Any, run: int, load_rate: float) -> dict[str, Any]:
-    import multiprocessing
-
     from django.db import connection
 
-    from minzheng.safety.management.mqtt import IngestConsumer, run_consumers
     from minzheng.safety.models import Incident
 
     _reset_alarms()
-    connection.close()  # the consumer processes are forked: no connection of ours goes with them
     sent: dict[tuple[str, int], float] = {}
     committed: dict[tuple[str, int], float] = {}
-    commits = multiprocessing.get_context("fork").SimpleQueue()
 
-    def on_batch(outcome: Any, batch: Any) -> None:  # in the consumer (process): SOS commit times
+    def on_batch(outcome: Any, batch: Any) -> None:
         now = time.time()
-        sos = [(i.device, i.seq, now) for env in outcome.envelopes for i in env.items
-               if i.status == "accepted" and i.device.startswith("BS")]
-        if sos:
-            commits.put(sos)
+        for env in outcome.envelopes:
+            for item in env.items:
+                if (item.device, item.seq) in sent and item.status == "accepted":
+                    committed[(item.device, item.seq)] = now
 
-    options = _consumer_options(port, args, f"bench-live-{run}", batch_seconds=0.05, on_batch=on_batch)
+    consumer = _consumer(port, args, f"bench-live-{run}", batch_seconds=0.05, on_batch=on_batch)
+    consumer.start()
+    consumer.connected.wait(10)
     stop = threading.Event()
-    if args.processes > 1:
-        sessions = [f"bench-live-{run}-{k}" for k in range(args.processes)]
-        worker = threading.Thread(target=run_consumers, args=(args.processes, stop), kwargs=options, daemon=True)
-        worker.start()
-        time.sleep(2.0)  # the processes connect and subscribe
-    else:
-        sessions = [f"bench-live-{run}"]
-        consumer = IngestConsumer(**options)
-        consumer.start()
-        consumer.connected.wait(10)
-        worker = threading.Thread(target=lambda: (consumer.run(stop), connection.close()), daemon=True)
-        worker.start()
-
-    def collect() -> None:
-        while not commits.empty():
-            for device, seq, at in commits.get():
-                if (device, seq) in sent:
-                    committed[(device, seq)] = at
-
+    worker = threading.Thread(target=lambda: (consumer.run(stop), connection.close()), daemon=True)
+    worker.start()
     pub = _client(f"bench-load-{run}")
     pub.connect("127.0.0.1", port)
     pub.loop_start()
@@ -423,17 +384,13 @@ def _latency(args: argparse.Namespace, port: int, homes: Any, run: int, load_rat
         time.sleep(0.002)
     end = time.monotonic() + 30
     while len(committed) < len(sent) and time.monotonic() < end:
-        collect()
         time.sleep(0.1)
     stop.set()
-    worker.join(40)
-    if args.processes == 1:
-        consumer.stop()
-    collect()
+    worker.join(30)
+    consumer.stop()
     pub.disconnect()
     pub.loop_stop()
-    for client_id in sessions:
-        _end_session(port, client_id)
+    _end_session(port, f"bench-live-{run}")
     lat = sorted((committed[key] - t) * 1000 for key, t in sent.items() if key in committed)
     incidents = Incident.objects.filter(alarm_type="sos").count()
     return {"sos": len(sent), "sos_committed": len(committed), "sos_incidents": incidents,
@@ -454,10 +411,9 @@ def main() -> None:
     ap.add_argument("--load-rate", type=float, default=0.0, help="background readings/s (default: a fraction "
                     "of the pipeline rate just measured)")
     ap.add_argument("--load-fraction", type=float, default=0.5)
-    ap.add_argument("--workers", type=int, default=2, help="consumer worker threads (gateway-partitioned)")
-    ap.add_argument("--processes", type=int, default=2,
-                    help="pipeline processes sharing the subscription (minzheng ingest --processes); "
-                    "the anchor stays one client")
+    ap.add_argument("--workers", type=int, default=2, help="consumer lanes (gateway-partitioned)")
+    ap.add_argument("--threads", action="store_true", help="the lanes as threads of the consumer's process "
+                    "(minzheng ingest --threads) instead of processes of their own")
     ap.add_argument("--load-seconds", type=float, default=20.0)
     ap.add_argument("--db", default="minzheng_bench_safety")
     ap.add_argument("--pg-host", default="127.0.0.1")
@@ -491,7 +447,7 @@ def main() -> None:
         "lost": sum(r["lost"] for r in runs),
         "sos": len(lats), "sos_p50_ms": round(_q(lats, 0.5), 1), "sos_p99_ms": round(_q(lats, 0.99), 1),
         "goal_p99_ms": 1000, "load_rate": statistics.median(r["latency"]["load_rate_actual"] for r in runs),
-        "workers": args.workers, "processes": args.processes,
+        "workers": args.workers, "lanes": "threads" if args.threads else "processes",
         "sos_without_incident": sum(r["latency"]["sos"] - r["latency"]["sos_incidents"] for r in runs),
     }))
 

@@ -18,7 +18,8 @@ class SafetySettings:
     mqtt_client_id: str = "minzheng-safety-ingest"
     mqtt_topic: str = "minzheng/safety/+/up"
     mqtt_share_group: str = ""  # "ingest" → $share/ingest/<topic> for several consumers
-    ingest_processes: int = 1  # consumer processes of one `minzheng ingest` (several share "ingest")
+    ingest_workers: int = 2  # lanes of `minzheng ingest` (readings partitioned by gateway), besides the urgent lane
+    ingest_worker_processes: bool = True  # each lane in a process of its own (False: threads of one process)
     batch_size: int = 500
     batch_seconds: float = 0.2
     tick_seconds: float = 15.0
@@ -30,7 +31,7 @@ _ENV = {
     "mqtt_host": "MINZHENG_MQTT_HOST",
     "mqtt_port": "MINZHENG_MQTT_PORT",
     "mqtt_client_id": "MINZHENG_MQTT_CLIENT_ID",
-    "ingest_processes": "MINZHENG_SAFETY_INGEST_PROCESSES",
+    "ingest_workers": "MINZHENG_SAFETY_INGEST_WORKERS",
 }
 
 

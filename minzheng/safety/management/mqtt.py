@@ -13,12 +13,13 @@ would not help). A broker restart is survived by paho's reconnect and the persis
 what a broker loses in a crash (messages since its last autosave) the gateways resend because
 they never got the application ack (security.md F4).
 
-One Python process decodes and folds readings on one core (the GIL). ``run_consumers`` runs
-several consumer processes on a shared subscription (``$share/<group>/…``), each with a fixed
-client id of its own (``<client id>-<k>``, so a restarted process resumes its persistent session),
-and restarts one that dies. Two processes may then hold readings of the same home: each batch
-locks the homes' state rows in home order until its commit, and the rules fold readings by their
-own timestamps, so the order of delivery does not matter.
+Received messages go to lanes by gateway, so one home's readings are folded by one transaction
+at a time while the other lanes' commits overlap; SOS, fall, smoke and gas take a lane of their
+own. With ``worker_processes`` each lane runs ``ingest_batch`` in a child process of its own (one
+Python process decodes and folds on one core: the GIL), and this process only receives,
+dispatches and acknowledges. A lane's process that dies is started again and its batch sent
+again: nothing was acknowledged for it, and the UNIQUE (device, seq) absorbs a batch that had
+committed.
 """
 
 from __future__ import annotations
@@ -111,13 +112,67 @@ class _Inbox:
 _Msg = tuple[str, str, bytes | bytearray, int, int]
 
 
+def _lane_main(conn: Any) -> None:
+    """A lane's child process: batches of (gateway, payload) in, ``BatchOutcome`` out; a database
+    that is away answers ("db", reason) and the parent retries."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its lanes by closing the pipe
+    while True:
+        try:
+            batch = conn.recv()
+        except (EOFError, OSError):
+            break
+        envelopes = [Envelope(payload=payload, gateway_code=gateway) for gateway, payload in batch]
+        try:
+            answer: Any = ingest_batch(channel=Channel.MQTT, envelopes=envelopes)
+        except (OperationalError, InterfaceError) as exc:
+            close_old_connections()
+            answer = ("db", str(exc))
+        conn.send(answer)
+    connection.close()
+
+
+class _LaneProcess:
+    """The child process of one lane, started again when it has died."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.proc: Any = None
+        self.conn: Any = None
+
+    def start(self) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_lane_main, args=(child,), name=self.name, daemon=True)
+        self.proc.start()
+        child.close()
+
+    def ingest(self, batch: list[_Msg]) -> Any:
+        """The lane's outcome, ("db", reason), or None when the process died with the batch."""
+        try:
+            self.conn.send([(m[1], m[2]) for m in batch])
+            return self.conn.recv()
+        except (EOFError, OSError):
+            self.proc.join(5)
+            log.error("ingest: lane process %s exited with %s; starting it again", self.name, self.proc.exitcode)
+            self.start()
+            return None
+
+    def stop(self) -> None:
+        self.conn.close()
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
 class IngestConsumer:
     """``minzheng ingest``: MQTT → decode → rules → database, in batches."""
 
     def __init__(self, *, host: str, port: int, client_id: str, topic: str, share_group: str = "",
                  batch_size: int = 500, batch_seconds: float = 0.2, max_queue: int = 20000,
                  on_batch: Callable[[BatchOutcome, list[tuple[str, Any]]], None] | None = None,
-                 send_acks: bool = True, workers: int = 2) -> None:
+                 send_acks: bool = True, workers: int = 2, worker_processes: bool = False) -> None:
         self.host, self.port = host, port
         self.topic = f"$share/{share_group}/{topic}" if share_group else topic
         self.batch_size, self.batch_seconds = batch_size, batch_seconds
@@ -129,6 +184,8 @@ class IngestConsumer:
         self.workers = max(1, workers)
         self.inboxes = [_Inbox(max(1, max_queue // self.workers)) for _ in range(self.workers)]
         self.urgent = _Inbox(max_queue)
+        # lane k's process (-1: the urgent lane's), when the lanes run in processes of their own
+        self.lanes = {k: _LaneProcess(f"ingest-{k}") for k in (-1, *range(self.workers))} if worker_processes else {}
         self.lock = threading.Lock()
         self.connected = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -183,6 +240,10 @@ class IngestConsumer:
         # collection and scans only the consumer's own objects.
         gc.collect()
         gc.freeze()
+        if self.lanes:
+            connections.close_all()  # before the network thread starts: no thread, no connection crosses the fork
+            for lane in self.lanes.values():
+                lane.start()
         self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
                                   properties=_connect_props(self.batch_size * 4))
         self.client.loop_start()
@@ -190,6 +251,8 @@ class IngestConsumer:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        for lane in self.lanes.values():
+            lane.stop()
         gc.unfreeze()  # a process that goes on (a test run, a bench) collects its cycles again
 
     def _take_batch(self, inbox: _Inbox, wait: float) -> list[_Msg]:
@@ -215,17 +278,27 @@ class IngestConsumer:
         pop = items.popleft
         return [pop() for _ in range(min(len(items), limit))]
 
-    def _ingest(self, batch: list[_Msg], stop: threading.Event) -> BatchOutcome | None:
-        envelopes = [Envelope(payload=m[2], gateway_code=m[1], ref=m[3]) for m in batch]
+    def _ingest(self, lane: int, batch: list[_Msg], stop: threading.Event) -> BatchOutcome | None:
+        process = self.lanes.get(lane)
         while not stop.is_set():
-            try:
-                return ingest_batch(channel=Channel.MQTT, envelopes=envelopes)
-            except (OperationalError, InterfaceError) as exc:
-                # The database is away: acknowledge nothing, wait, retry the same batch.
-                self.stats.db_retries += 1
-                log.warning("ingest: database unavailable (%s); retrying", exc)
-                close_old_connections()
-                stop.wait(1.0)
+            if process is None:
+                try:
+                    return ingest_batch(channel=Channel.MQTT, envelopes=[
+                        Envelope(payload=m[2], gateway_code=m[1], ref=m[3]) for m in batch])
+                except (OperationalError, InterfaceError) as exc:
+                    answer: Any = ("db", str(exc))
+                    close_old_connections()
+            else:
+                answer = process.ingest(batch)
+                if isinstance(answer, BatchOutcome):
+                    return answer
+            if answer is None:  # the lane's process died with the batch: send it to the new one
+                self.stats.errors.append(f"lane {lane} process restarted")
+                continue
+            # The database is away: acknowledge nothing, wait, retry the same batch.
+            self.stats.db_retries += 1
+            log.warning("ingest: database unavailable (%s); retrying", answer[1])
+            stop.wait(1.0)
         return None
 
     def _acknowledge(self, batch: list[_Msg], outcome: BatchOutcome) -> None:
@@ -274,7 +347,7 @@ class IngestConsumer:
                         done.set()
                     continue
                 idle_since = time.monotonic()
-                outcome = self._ingest(batch, stop)
+                outcome = self._ingest(k, batch, stop)
                 if outcome is None:
                     break
                 self._acknowledge(batch, outcome)
@@ -293,89 +366,6 @@ class IngestConsumer:
         finally:
             if k:
                 connection.close()
-
-
-_SUMMED = ("received", "envelopes", "accepted", "duplicates", "rejected", "batches", "db_retries", "connects")
-
-
-def _consumer_process(k: int, options: dict[str, Any], results: Any) -> None:
-    """One process of ``run_consumers``: a consumer until SIGTERM (or idle), then its counts."""
-    import signal
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
-    options = {**options, "client_id": f"{options['client_id']}-{k}"}
-    idle_exit = options.pop("idle_exit", None)
-    consumer = IngestConsumer(**options)
-    consumer.start()
-    try:
-        stats = consumer.run(stop, idle_exit=idle_exit)
-    finally:
-        consumer.stop()
-        connection.close()
-    results.put((k, {name: getattr(stats, name) for name in _SUMMED}, stats.first_received_at, stats.last_batch_at))
-
-
-def run_consumers(processes: int, stop: threading.Event, *, idle_exit: float | None = None,
-                  restart_delay: float = 1.0, **options: Any) -> ConsumerStats:
-    """``processes`` consumer processes on the shared subscription ``options['share_group']``,
-    until ``stop`` is set (or, with ``idle_exit``, until every process has been idle that long
-    and left). A process that dies is started again under the same client id. Returns the
-    summed counts of the processes that finished (first message and last batch: the earliest and
-    the latest of them)."""
-    if not options.get("share_group"):
-        raise ValueError("several consumer processes need a shared-subscription group")
-    connections.close_all()  # no database connection crosses the fork
-    ctx = multiprocessing.get_context("fork")
-    results = ctx.Queue()
-    procs: dict[int, Any] = {}
-    reported: set[int] = set()
-    total = ConsumerStats()
-
-    def spawn(k: int) -> None:
-        procs[k] = ctx.Process(target=_consumer_process, args=(k, {**options, "idle_exit": idle_exit}, results),
-                               name=f"ingest-{k}", daemon=True)
-        procs[k].start()
-
-    def collect(timeout: float) -> None:
-        while True:
-            try:
-                row = results.get(timeout=timeout)
-            except queue.Empty:
-                return
-            k, counts, first, last = row
-            for name, n in counts.items():
-                setattr(total, name, getattr(total, name) + n)
-            if first and (not total.first_received_at or first < total.first_received_at):
-                total.first_received_at = first
-            total.last_batch_at = max(total.last_batch_at, last)
-            reported.add(k)
-
-    for k in range(processes):
-        spawn(k)
-    while not stop.wait(0.5):
-        collect(0)
-        for k, p in list(procs.items()):
-            if not p.is_alive() and k not in reported and p.exitcode != 0:
-                log.error("ingest: consumer process %s exited with %s; starting it again", k, p.exitcode)
-                total.errors.append(f"ingest-{k} exited with {p.exitcode}")
-                time.sleep(restart_delay)
-                spawn(k)
-        if len(reported) == processes:
-            break
-    for p in procs.values():
-        if p.is_alive():
-            p.terminate()  # SIGTERM: the batch in hand is committed and acknowledged, then it leaves
-    deadline = time.monotonic() + 30
-    while any(p.is_alive() for p in procs.values()) and time.monotonic() < deadline:
-        collect(0.2)
-    for p in procs.values():
-        if p.is_alive():
-            p.kill()
-        p.join()
-    collect(0.2)
-    return total
 
 
 class GatewayPublisher:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,40 +186,30 @@ def test_urgent_readings_take_the_fast_lane():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_several_consumer_processes_share_the_stream_and_one_killed_is_restarted(broker, home_a, home_b):
-    """``minzheng ingest --processes 2``: two processes on $share/ingest/…; one is killed with
-    SIGKILL mid-stream, the supervisor starts it again under its client id, and every reading of
-    both homes is stored once."""
-    import multiprocessing
-
-    from minzheng.safety.management.mqtt import run_consumers
-
+def test_lanes_in_processes_and_a_killed_lane_is_restarted(broker, home_a, home_b):
+    """``minzheng ingest`` runs each lane in a process of its own; one is killed with SIGKILL
+    mid-stream, started again, its batch sent again, and every reading of both homes is stored
+    once."""
     n = 300
-    stop = threading.Event()
-    result: dict[str, Any] = {}
-    supervisor = threading.Thread(target=lambda: result.update(stats=run_consumers(
-        2, stop, restart_delay=0.2, host="127.0.0.1", port=broker.port, client_id="test-ingest",
-        topic="minzheng/safety/+/up", share_group="ingest", batch_size=50, batch_seconds=0.05)), daemon=True)
-    supervisor.start()
-    device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-shared", resend_after=3.0)
-    device.start()
-    time.sleep(1.0)  # both processes connect and subscribe
-    children = {p.name: p for p in multiprocessing.active_children()}
-    assert set(children) == {"ingest-0", "ingest-1"}
-    for seq in range(1, n + 1):
-        for tag in ("A", "B"):
-            device.publish(f"GW-{tag}", {**_reading(seq, n), "device": f"PIR-{tag}"})
-        if seq == n // 2:
-            os.kill(children["ingest-0"].pid, signal.SIGKILL)
-        elif seq % 25 == 0:
-            time.sleep(0.02)
-    assert device.wait_all_acked(90), f"{len(device.pending)} readings never acknowledged"
-    device.stop()
-    stop.set()
-    supervisor.join(60)
-    stats = result["stats"]
-    assert stats.errors == ["ingest-0 exited with -9"]  # noticed and started again
-    assert stats.connects >= 2  # the two that finished: the survivor and the restarted one
+    consumer = IngestConsumer(host="127.0.0.1", port=broker.port, client_id="test-safety-ingest",
+                              topic="minzheng/safety/+/up", batch_size=50, batch_seconds=0.05, worker_processes=True)
+    device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-lanes", resend_after=3.0)
+    with Running(consumer):
+        assert sorted(consumer.lanes) == [-1, 0, 1]  # two lanes and the urgent one
+        lane_a = zlib.crc32(b"GW-A") % 2  # the lane of GW-A's readings
+        victim = consumer.lanes[lane_a].proc
+        device.start()
+        for seq in range(1, n + 1):
+            for tag in ("A", "B"):
+                device.publish(f"GW-{tag}", {**_reading(seq, n), "device": f"PIR-{tag}"})
+            if seq == n // 2:
+                os.kill(victim.pid, signal.SIGKILL)
+            elif seq % 25 == 0:
+                time.sleep(0.02)
+        assert device.wait_all_acked(90), f"{len(device.pending)} readings never acknowledged"
+        device.stop()
+        assert all(lane.proc.is_alive() for lane in consumer.lanes.values())
+    assert consumer.stats.errors == [f"lane {lane_a} process restarted"]
     for tag in ("A", "B"):
         seqs = sorted(RawEvent.objects.filter(device__serial=f"PIR-{tag}").values_list("seq", flat=True))
         assert seqs == list(range(1, n + 1))

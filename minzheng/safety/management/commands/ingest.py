@@ -2,7 +2,8 @@
 
     minzheng ingest                         # settings.SAFETY / MINZHENG_MQTT_* or 127.0.0.1:1883
     minzheng ingest --host 10.0.0.5 --share ingest   # one of several consumers ($share/ingest/...)
-    minzheng ingest --processes 2           # two consumer processes on $share/ingest/... (one per core)
+    minzheng ingest --workers 4             # four lanes, each in a process of its own
+    minzheng ingest --threads               # the lanes as threads of one process
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from minzheng.core import context
 from minzheng.safety.conf import safety_settings
-from minzheng.safety.management.mqtt import IngestConsumer, run_consumers
+from minzheng.safety.management.mqtt import IngestConsumer
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,10 @@ class Command(BaseCommand):
         parser.add_argument("--client-id", default=cfg.mqtt_client_id)
         parser.add_argument("--topic", default=cfg.mqtt_topic)
         parser.add_argument("--share", default=cfg.mqtt_share_group, help="shared-subscription group")
-        parser.add_argument("--processes", type=int, default=cfg.ingest_processes,
-                            help="consumer processes on a shared subscription (--share, default 'ingest')")
+        parser.add_argument("--workers", type=int, default=cfg.ingest_workers,
+                            help="lanes (readings partitioned by gateway), besides the urgent lane")
+        parser.add_argument("--threads", action="store_true", default=not cfg.ingest_worker_processes,
+                            help="run the lanes as threads of this process instead of processes")
         parser.add_argument("--batch-size", type=int, default=cfg.batch_size)
         parser.add_argument("--batch-seconds", type=float, default=cfg.batch_seconds)
         parser.add_argument("--max-messages", type=int, default=None, help="stop after this many (tests, benches)")
@@ -43,25 +46,19 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        options = {"host": o["host"], "port": o["port"], "client_id": o["client_id"], "topic": o["topic"],
-                   "share_group": o["share"], "batch_size": o["batch_size"], "batch_seconds": o["batch_seconds"]}
-        if o["processes"] < 1:
-            raise CommandError("--processes: 至少 1 个进程")
-        if o["processes"] > 1:
-            if o["max_messages"] is not None:
-                raise CommandError("--max-messages: 只用于单进程")
-            options["share_group"] = options["share_group"] or "ingest"
-            self.stdout.write(f"安居守护接入: {o['host']}:{o['port']} $share/{options['share_group']}/{o['topic']}, "
-                              f"{o['processes']} 个进程 (client id {o['client_id']}-0 …)")
-            stats = run_consumers(o["processes"], stop, idle_exit=o["idle_exit"], **options)
-        else:
-            consumer = IngestConsumer(**options)
-            consumer.start()
-            self.stdout.write(f"安居守护接入: {o['host']}:{o['port']} {consumer.topic} (client id {o['client_id']})")
-            try:
-                stats = consumer.run(stop, max_envelopes=o["max_messages"], idle_exit=o["idle_exit"])
-            finally:
-                consumer.stop()
+        if o["workers"] < 1:
+            raise CommandError("--workers: 至少 1 个通道")
+        consumer = IngestConsumer(host=o["host"], port=o["port"], client_id=o["client_id"], topic=o["topic"],
+                                  share_group=o["share"], batch_size=o["batch_size"],
+                                  batch_seconds=o["batch_seconds"], workers=o["workers"],
+                                  worker_processes=not o["threads"])
+        consumer.start()
+        self.stdout.write(f"安居守护接入: {o['host']}:{o['port']} {consumer.topic} (client id {o['client_id']}, "
+                          f"{o['workers']} 个{'线程' if o['threads'] else '进程'}通道)")
+        try:
+            stats = consumer.run(stop, max_envelopes=o["max_messages"], idle_exit=o["idle_exit"])
+        finally:
+            consumer.stop()
         self.stdout.write(
             f"received {stats.received}, processed {stats.envelopes}, accepted {stats.accepted}, "
             f"duplicates {stats.duplicates}, rejected {stats.rejected}, batches {stats.batches}"

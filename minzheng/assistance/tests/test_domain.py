@@ -71,6 +71,7 @@ def test_the_seal_covers_the_snapshot_and_every_amount():
     digest = domain.snapshot_digest(domain.canonical(household([1, 2])))
     seal = domain.line_seal(base, digest)
     assert len(seal) == 32 and seal == domain.line_seal(base, digest)
+    assert domain.line_sealer()(base.header(), digest) == seal
     for change in ({"amount_fen": 101}, {"total_fen": 99}, {"persons": 3}, {"payment_key": "k2"},
                    {"for_month": "2024-07"}, {"adjustment_fen": -1}, {"person": "q"},
                    {"beneficiary": domain.beneficiary_ref(None, 7)}):

@@ -72,6 +72,13 @@ def test_blind_index_is_deterministic_and_domain_separated():
     assert a != crypto.sm3(b"id:11010519491231002X")  # keyed, not a plain hash
 
 
+def test_a_mac_under_a_prepared_key_is_the_plain_mac():
+    mac = crypto.hmac_sm3_under("audit", b"context\n")
+    assert mac(b"one") == crypto.hmac_sm3("audit", b"context\none")
+    assert mac(b"two") == crypto.hmac_sm3("audit", b"context\ntwo")  # the prepared state is reused, not consumed
+    assert mac(b"one") != crypto.hmac_sm3_under("idx", b"context\n")(b"one")
+
+
 def test_blind_index_depends_on_the_key(restore_keys):
     ours = crypto.blind_index("id", "11010519491231002X")
 

@@ -13,11 +13,12 @@ Timed, per month, through the real services:
 
 - ``freeze``: ``payroll_create`` + ``payroll_freeze`` — snapshot every payable enrolment, household
   and grant in one transaction, compute every line with the rules engine (vectorised), seal each
-  line (HMAC-SM3), write the roll (COPY);
+  line (HMAC-SM3), write the roll (COPY, streamed while the lines are sealed);
 - ``approve``: ``payroll_approve`` by a second actor — every seal and every amount re-checked from
   the snapshots;
-- ``pay``: ``payroll_pay`` — one ledger transaction per township (idempotency key per roll and
-  township), every line marked paid, coverage advanced.
+- ``pay``: ``payroll_pay`` — per township, every seal re-checked, one ledger transaction
+  (idempotency key per roll and township) and the posting row that makes its lines paid, its
+  one-off grants marked paid.
 
 ``total`` = freeze + approve + pay. Reported apart: ``close`` (the month's close, which runs the
 高龄津贴 job) and ``bank_file`` (the Excel disbursement file).

@@ -482,7 +482,7 @@ def payroll_freeze(*, actor: Actor | None, roll: PayrollRoll | int) -> PayrollRo
         _checkpoint("collected", len(pending))
         with _line_writer() as write:
             built = _build(roll, pending, write)
-        _checkpoint("built", built.line_count)
+            _checkpoint("built", built.line_count)  # with the COPY still open
         if built.adjustments:
             ids = dict(PayrollLine.objects.filter(roll=roll, payment_key__in=list(built.adjustments))
                        .values_list("payment_key", "id"))

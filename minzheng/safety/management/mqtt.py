@@ -24,6 +24,7 @@ committed.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -38,6 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import paho.mqtt.client as mqtt
 from django.db import (
     InterfaceError,
@@ -112,39 +114,73 @@ class _Inbox:
 _Msg = tuple[str, str, bytes | bytearray, int, int]
 
 
-def _lane_main(conn: Any) -> None:
-    """A lane's child process: batches of (gateway, payload) in, ``BatchOutcome`` out; a database
-    that is away answers ("db", reason) and the parent retries."""
+def publish_app_acks(client: mqtt.Client, gateways: Iterable[str], outcome: BatchOutcome) -> None:
+    """The application acks of a committed batch, one message per gateway (``gateways``: each
+    envelope's, in order): what a gateway may stop resending."""
+    acks: dict[str, list[list[Any]]] = defaultdict(list)
+    for gw, env in zip(gateways, outcome.envelopes, strict=False):
+        if env.error:
+            acks[gw].append(["", None, "rejected", env.error])
+        for item in env.items:
+            acks[gw].append([item.device, item.seq, item.status, item.reason])
+    for gw, items in acks.items():
+        if gw:
+            # QoS 0: a lost ack only makes the gateway resend, which the UNIQUE (device, seq) absorbs
+            client.publish(ack_topic(gw), orjson.dumps({"acks": items}), qos=0)
+
+
+def _lane_main(conn: Any, broker: tuple[str, int, str] | None) -> None:
+    """A lane's child process: batches of (gateway, payload) in, ``BatchOutcome`` out, a database
+    that is away answered ("db", reason) for the parent to retry; ``None`` ends it. With
+    ``broker`` (host, port, client id) it publishes the batch's application acks itself, on a
+    connection of its own, so that the receiving process spends its time receiving."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its lanes by closing the pipe
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its lanes
+    acks = None
+    if broker is not None:
+        acks = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=broker[2], protocol=mqtt.MQTTv5)
+        acks.max_queued_messages_set(0)
+        connected = threading.Event()
+        acks.on_connect = lambda *_: connected.set()
+        acks.connect_async(broker[0], broker[1], keepalive=30)
+        acks.loop_start()
+        connected.wait(5)  # a broker that is away: acks are lost until it is back, and gateways resend
     while True:
         try:
             batch = conn.recv()
         except (EOFError, OSError):
             break
-        envelopes = [Envelope(payload=payload, gateway_code=gateway) for gateway, payload in batch]
+        if batch is None:
+            break
         try:
-            answer: Any = ingest_batch(channel=Channel.MQTT, envelopes=envelopes)
+            answer: Any = ingest_batch(channel=Channel.MQTT, envelopes=[
+                Envelope(payload=payload, gateway_code=gateway) for gateway, payload in batch])
         except (OperationalError, InterfaceError) as exc:
             close_old_connections()
             answer = ("db", str(exc))
+        else:
+            if acks is not None:
+                publish_app_acks(acks, (gateway for gateway, _ in batch), answer)
         conn.send(answer)
+    if acks is not None:
+        acks.disconnect()
+        acks.loop_stop()
     connection.close()
 
 
 class _LaneProcess:
     """The child process of one lane, started again when it has died."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, broker: tuple[str, int, str] | None) -> None:
+        self.name, self.broker = name, broker
         self.proc: Any = None
         self.conn: Any = None
 
     def start(self) -> None:
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_lane_main, args=(child,), name=self.name, daemon=True)
+        self.proc = ctx.Process(target=_lane_main, args=(child, self.broker), name=self.name, daemon=True)
         self.proc.start()
         child.close()
 
@@ -160,6 +196,8 @@ class _LaneProcess:
             return None
 
     def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)  # not EOF: the lanes forked later hold copies of this end of the pipe
         self.conn.close()
         self.proc.join(10)
         if self.proc.is_alive():
@@ -185,7 +223,8 @@ class IngestConsumer:
         self.inboxes = [_Inbox(max(1, max_queue // self.workers)) for _ in range(self.workers)]
         self.urgent = _Inbox(max_queue)
         # lane k's process (-1: the urgent lane's), when the lanes run in processes of their own
-        self.lanes = {k: _LaneProcess(f"ingest-{k}") for k in (-1, *range(self.workers))} if worker_processes else {}
+        self.lanes = {k: _LaneProcess(f"ingest-{k}", (host, port, f"{client_id}-acks-{k}") if send_acks else None)
+                      for k in (-1, *range(self.workers))} if worker_processes else {}
         self.lock = threading.Lock()
         self.connected = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -306,19 +345,8 @@ class IngestConsumer:
         for m in batch:
             if m[4] > 0:
                 ack(m[3], m[4])
-        if not self.send_acks:
-            return
-        acks: dict[str, list[list[Any]]] = defaultdict(list)
-        for m, env in zip(batch, outcome.envelopes, strict=False):
-            gw = m[1]
-            if env.error:
-                acks[gw].append(["", None, "rejected", env.error])
-            for item in env.items:
-                acks[gw].append([item.device, item.seq, item.status, item.reason])
-        for gw, items in acks.items():
-            if gw:
-                # QoS 0: a lost ack only makes the gateway resend, which the UNIQUE (device, seq) absorbs
-                self.client.publish(ack_topic(gw), json.dumps({"acks": items}, ensure_ascii=False), qos=0)
+        if self.send_acks and not self.lanes:  # a lane's process has published them
+            publish_app_acks(self.client, (m[1] for m in batch), outcome)
 
     def run(self, stop: threading.Event | None = None, *, max_envelopes: int | None = None,
             idle_exit: float | None = None) -> ConsumerStats:

@@ -106,9 +106,16 @@ class Running:
         self.consumer.stop()
 
 
-def _consumer(broker: Broker) -> IngestConsumer:
+def _consumer(broker: Broker, worker_processes: bool = False) -> IngestConsumer:
     return IngestConsumer(host="127.0.0.1", port=broker.port, client_id="test-safety-ingest",
-                          topic="minzheng/safety/+/up", batch_size=50, batch_seconds=0.05)
+                          topic="minzheng/safety/+/up", batch_size=50, batch_seconds=0.05,
+                          worker_processes=worker_processes)
+
+
+# Lanes in processes of their own (as `minzheng ingest` runs them) need a database the processes
+# share: not the SQLite test database in memory.
+LANES = pytest.mark.parametrize("in_processes", [False, pytest.param(True, marks=pytest.mark.postgres)],
+                                ids=["threads", "processes"])
 
 
 def _reading(seq: int, n: int) -> dict[str, Any]:
@@ -139,16 +146,17 @@ def test_broker_killed_and_restarted_mid_stream_loses_nothing(broker, home_a):
     assert consumer.stats.connects >= 2  # it reconnected after the broker came back
 
 
+@LANES
 @pytest.mark.django_db(transaction=True)
-def test_the_persistent_session_keeps_messages_while_the_consumer_is_away(broker, home_a):
-    with Running(_consumer(broker)):
+def test_the_persistent_session_keeps_messages_while_the_consumer_is_away(broker, home_a, in_processes):
+    with Running(_consumer(broker, in_processes)):
         pass  # first connection: the broker now holds a session for the fixed client id
     device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-GW-A-2", resend_after=3600)
     device.start()
     for seq in range(1, 61):
         device.publish("GW-A", _reading(seq, 60))
     time.sleep(0.5)
-    with Running(_consumer(broker)):
+    with Running(_consumer(broker, in_processes)):
         assert device.wait_all_acked(90)  # delivered from the broker's queue, never resent
     device.stop()
     assert RawEvent.objects.filter(device__serial="PIR-A").count() == 60
@@ -191,8 +199,7 @@ def test_lanes_in_processes_and_a_killed_lane_is_restarted(broker, home_a, home_
     mid-stream, started again, its batch sent again, and every reading of both homes is stored
     once."""
     n = 300
-    consumer = IngestConsumer(host="127.0.0.1", port=broker.port, client_id="test-safety-ingest",
-                              topic="minzheng/safety/+/up", batch_size=50, batch_seconds=0.05, worker_processes=True)
+    consumer = _consumer(broker, worker_processes=True)
     device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-lanes", resend_after=3.0)
     with Running(consumer):
         assert sorted(consumer.lanes) == [-1, 0, 1]  # two lanes and the urgent one

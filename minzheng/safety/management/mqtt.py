@@ -129,11 +129,12 @@ def publish_app_acks(client: mqtt.Client, gateways: Iterable[str], outcome: Batc
             client.publish(ack_topic(gw), orjson.dumps({"acks": items}), qos=0)
 
 
-def _lane_main(conn: Any, broker: tuple[str, int, str] | None) -> None:
+def _lane_main(conn: Any, broker: tuple[str, int, str] | None, detail: bool) -> None:
     """A lane's child process: batches of (gateway, payload) in, ``BatchOutcome`` out, a database
     that is away answered ("db", reason) for the parent to retry; ``None`` ends it. With
     ``broker`` (host, port, client id) it publishes the batch's application acks itself, on a
-    connection of its own, so that the receiving process spends its time receiving."""
+    connection of its own, so that the receiving process spends its time receiving. Without
+    ``detail`` the outcome goes back as counts only (the per-reading outcomes are the acks)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its lanes
@@ -162,6 +163,8 @@ def _lane_main(conn: Any, broker: tuple[str, int, str] | None) -> None:
         else:
             if acks is not None:
                 publish_app_acks(acks, (gateway for gateway, _ in batch), answer)
+            if not detail:
+                answer.envelopes = []
         conn.send(answer)
     if acks is not None:
         acks.disconnect()
@@ -172,15 +175,15 @@ def _lane_main(conn: Any, broker: tuple[str, int, str] | None) -> None:
 class _LaneProcess:
     """The child process of one lane, started again when it has died."""
 
-    def __init__(self, name: str, broker: tuple[str, int, str] | None) -> None:
-        self.name, self.broker = name, broker
+    def __init__(self, name: str, broker: tuple[str, int, str] | None, detail: bool) -> None:
+        self.name, self.broker, self.detail = name, broker, detail
         self.proc: Any = None
         self.conn: Any = None
 
     def start(self) -> None:
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_lane_main, args=(child, self.broker), name=self.name, daemon=True)
+        self.proc = ctx.Process(target=_lane_main, args=(child, self.broker, self.detail), name=self.name, daemon=True)
         self.proc.start()
         child.close()
 
@@ -223,7 +226,8 @@ class IngestConsumer:
         self.inboxes = [_Inbox(max(1, max_queue // self.workers)) for _ in range(self.workers)]
         self.urgent = _Inbox(max_queue)
         # lane k's process (-1: the urgent lane's), when the lanes run in processes of their own
-        self.lanes = {k: _LaneProcess(f"ingest-{k}", (host, port, f"{client_id}-acks-{k}") if send_acks else None)
+        self.lanes = {k: _LaneProcess(f"ingest-{k}", (host, port, f"{client_id}-acks-{k}") if send_acks else None,
+                                      detail=on_batch is not None)
                       for k in (-1, *range(self.workers))} if worker_processes else {}
         self.lock = threading.Lock()
         self.connected = threading.Event()
@@ -333,6 +337,7 @@ class IngestConsumer:
                     return answer
             if answer is None:  # the lane's process died with the batch: send it to the new one
                 self.stats.errors.append(f"lane {lane} process restarted")
+                stop.wait(0.5)  # a batch that kills its process again and again must not spin
                 continue
             # The database is away: acknowledge nothing, wait, retry the same batch.
             self.stats.db_retries += 1

@@ -31,6 +31,7 @@ import logging
 import multiprocessing
 import queue
 import re
+import select
 import threading
 import time
 import zlib
@@ -129,6 +130,45 @@ def publish_app_acks(client: mqtt.Client, gateways: Iterable[str], outcome: Batc
             client.publish(ack_topic(gw), orjson.dumps({"acks": items}), qos=0)
 
 
+class _AckPublisher:
+    """A lane's own MQTT connection for application acks, driven from the lane's loop through
+    paho's external-loop calls (``loop_read``/``loop_write``/``loop_misc``): with a network thread
+    every publish would wake that thread through a socket pair and trade the GIL with it."""
+
+    def __init__(self, host: str, port: int, client_id: str) -> None:
+        self.host, self.port = host, port
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.max_queued_messages_set(0)
+        self.retry_at = 0.0
+
+    def service(self) -> bool:
+        """Read what the broker sent, keep the connection alive, reconnect (at most every 2 s)
+        when it is lost. True when acks can be published."""
+        c = self.client
+        if c.socket() is None:
+            if time.monotonic() < self.retry_at:
+                return False
+            self.retry_at = time.monotonic() + 2.0
+            try:
+                c.connect(self.host, self.port, keepalive=30)
+            except OSError:
+                return False
+            sock = c.socket()
+            if sock is not None:
+                select.select([sock], [], [], 2.0)  # the CONNACK
+        if c.loop_read() or c.loop_misc() or (c.want_write() and c.loop_write()):
+            return False
+        return c.is_connected()
+
+    def publish(self, gateways: Iterable[str], outcome: BatchOutcome) -> None:
+        if self.service():  # not connected: the acks are lost, and the gateways resend
+            publish_app_acks(self.client, gateways, outcome)
+
+    def close(self) -> None:
+        if self.client.socket() is not None:
+            self.client.disconnect()
+
+
 def _lane_main(conn: Any, broker: tuple[str, int, str] | None, detail: bool) -> None:
     """A lane's child process: batches of (gateway, payload) in, ``BatchOutcome`` out, a database
     that is away answered ("db", reason) for the parent to retry; ``None`` ends it. With
@@ -138,17 +178,13 @@ def _lane_main(conn: Any, broker: tuple[str, int, str] | None, detail: bool) -> 
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its lanes
-    acks = None
-    if broker is not None:
-        acks = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=broker[2], protocol=mqtt.MQTTv5)
-        acks.max_queued_messages_set(0)
-        connected = threading.Event()
-        acks.on_connect = lambda *_: connected.set()
-        acks.connect_async(broker[0], broker[1], keepalive=30)
-        acks.loop_start()
-        connected.wait(5)  # a broker that is away: acks are lost until it is back, and gateways resend
+    acks = _AckPublisher(*broker) if broker is not None else None
     while True:
         try:
+            if not conn.poll(10.0):
+                if acks is not None:
+                    acks.service()  # the keepalive, between batches
+                continue
             batch = conn.recv()
         except (EOFError, OSError):
             break
@@ -162,13 +198,12 @@ def _lane_main(conn: Any, broker: tuple[str, int, str] | None, detail: bool) -> 
             answer = ("db", str(exc))
         else:
             if acks is not None:
-                publish_app_acks(acks, (gateway for gateway, _ in batch), answer)
+                acks.publish((gateway for gateway, _ in batch), answer)
             if not detail:
                 answer.envelopes = []
         conn.send(answer)
     if acks is not None:
-        acks.disconnect()
-        acks.loop_stop()
+        acks.close()
     connection.close()
 
 

@@ -124,11 +124,12 @@ def _reading(seq: int, n: int) -> dict[str, Any]:
             "value": 1 if seq % 3 else {"battery": 90}}
 
 
+@LANES
 @pytest.mark.django_db(transaction=True)
-def test_broker_killed_and_restarted_mid_stream_loses_nothing(broker, home_a):
+def test_broker_killed_and_restarted_mid_stream_loses_nothing(broker, home_a, in_processes):
     n = 400
     device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-GW-A", resend_after=3.0)
-    with Running(_consumer(broker)) as consumer:
+    with Running(_consumer(broker, in_processes)) as consumer:
         device.start()
         for seq in range(1, n + 1):
             device.publish("GW-A", _reading(seq, n))

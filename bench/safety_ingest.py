@@ -411,7 +411,7 @@ def main() -> None:
     ap.add_argument("--load-rate", type=float, default=0.0, help="background readings/s (default: a fraction "
                     "of the pipeline rate just measured)")
     ap.add_argument("--load-fraction", type=float, default=0.5)
-    ap.add_argument("--workers", type=int, default=2, help="consumer lanes (gateway-partitioned)")
+    ap.add_argument("--workers", type=int, default=3, help="consumer lanes (gateway-partitioned), as minzheng ingest")
     ap.add_argument("--threads", action="store_true", help="the lanes as threads of the consumer's process "
                     "(minzheng ingest --threads) instead of processes of their own")
     ap.add_argument("--load-seconds", type=float, default=20.0)

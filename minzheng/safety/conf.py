@@ -18,7 +18,7 @@ class SafetySettings:
     mqtt_client_id: str = "minzheng-safety-ingest"
     mqtt_topic: str = "minzheng/safety/+/up"
     mqtt_share_group: str = ""  # "ingest" → $share/ingest/<topic> for several consumers
-    ingest_workers: int = 2  # lanes of `minzheng ingest` (readings partitioned by gateway), besides the urgent lane
+    ingest_workers: int = 3  # lanes of `minzheng ingest` (readings partitioned by gateway), besides the urgent lane
     ingest_worker_processes: bool = True  # each lane in a process of its own (False: threads of one process)
     batch_size: int = 500
     batch_seconds: float = 0.2

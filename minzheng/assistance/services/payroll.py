@@ -354,10 +354,6 @@ LINE_COLUMNS = (
 )
 
 
-def payment_key(roll_uid: Any, beneficiary_uid: str, month: date) -> str:
-    return f"{str(roll_uid).replace('-', '')}:{beneficiary_uid.replace('-', '')}:{domain.month_label(month)}"
-
-
 @dataclass
 class Built:
     seals: list[bytes]
@@ -412,7 +408,7 @@ def _build(roll: PayrollRoll, pending: list[Pending], write: Callable[[tuple[Any
         if not hold and total == 0 and amount == 0 and not applied:
             continue  # e.g. 低边 without a cash top-up: eligible, nothing to pay this month
         label = labels[p.for_month]
-        key = f"{roll_hex}:{p.beneficiary_hex}:{label}"  # = payment_key(...)
+        key = f"{roll_hex}:{p.beneficiary_hex}:{label}"  # the payment key: (roll, beneficiary, month)
         line_persons = persons[i]
         snapshot_json = domain.canonical(p.snapshot)
         digest = domain.snapshot_digest(snapshot_json)

@@ -12,20 +12,23 @@ Before each phase the bench clears the previous phase's events, alarms and incid
 
 Each repetition:
 
-1. **Throughput.** Two persistent sessions are created (``bench-bare`` and ``bench-pipeline``,
-   MQTT 5, clean start off, the same receive maximum). ``--messages`` readings (motion, door,
-   heartbeat, water, a few SOS; fresh sequence numbers; timestamps now) are published at QoS 1
-   while both are away, so the broker queues the same stream for each. Then, one after the
-   other (alternating which goes first): the bare subscriber (paho, QoS 1, auto-acknowledge,
-   counts messages) drains its queue; the pipeline drains its own: ``IngestConsumer`` as
-   ``minzheng ingest`` runs it, one MQTT client that dispatches by gateway to ``--workers`` lanes,
+1. **Throughput.** Persistent sessions are created (MQTT 5, clean start off): ``bench-bare``
+   on both topics, and the pipeline's two, as ``minzheng ingest`` holds them (``bench-pipeline``
+   on ``+/up`` with the same receive maximum, ``bench-pipeline-alarm`` on ``+/alarm``).
+   ``--messages`` readings (motion, door, heartbeat, water on ``/up``; a few SOS on ``/alarm``;
+   fresh sequence numbers; timestamps now) are published at QoS 1 while all are away, so the
+   broker queues the same stream for the bare subscriber and for the pipeline. Then, one after
+   the other (alternating which goes first): the bare subscriber (paho, QoS 1,
+   auto-acknowledge, counts messages) drains its queue; the pipeline drains its own:
+   ``IngestConsumer`` as ``minzheng ingest`` runs it, which dispatches by gateway to ``--workers`` lanes,
    each running ``ingest_batch`` in a process of its own (``--threads``: in threads of the one
    process), acknowledging after each PostgreSQL commit. Rate = messages / (last message − first
    message); for the pipeline, the last *committed* message. The raw events stored are counted:
    none may be missing.
 2. **Latency.** With the pipeline (the same lanes) consuming live, a background stream of ``--load-rate``
    readings/s (default: half the pipeline rate just measured: a loaded but sustainable system)
-   runs for ``--load-seconds``, with an SOS from a different home every 0.25 s. The
+   runs for ``--load-seconds``, with an SOS from a different home every 0.25 s (on the alarm
+   topic, from a connection of its own, as that home's gateway would send it). The
    latency of each SOS is from its publish to the commit of the batch that opened its incident
    (timed in the consumer's batch callback, same clock); every SOS must have an incident.
 
@@ -208,7 +211,17 @@ def _client(client_id: str, **kw: Any) -> Any:
     return c
 
 
-def _session(port: int, client_id: str, receive_maximum: int) -> None:
+def _topic(gw: str, m: dict[str, Any]) -> str:
+    """Where a gateway publishes the reading: SOS on the alarm topic, the rest on /up."""
+    from minzheng.safety.management.mqtt import URGENT_TYPES, alarm_topic, up_topic
+
+    return alarm_topic(gw) if m["type"] in URGENT_TYPES else up_topic(gw)
+
+
+UP, ALARM = "minzheng/safety/+/up", "minzheng/safety/+/alarm"
+
+
+def _session(port: int, client_id: str, receive_maximum: int, topics: tuple[str, ...] = (UP,)) -> None:
     """Create a fresh persistent session subscribed to the readings, then leave. Fresh (clean start):
     what the previous repetition's latency phase left queued must not count towards this one."""
     c = _client(client_id)
@@ -216,7 +229,7 @@ def _session(port: int, client_id: str, receive_maximum: int) -> None:
     c.on_subscribe = lambda *a: done.set()
     c.connect("127.0.0.1", port, clean_start=True, properties=_props(receive_maximum))
     c.loop_start()
-    c.subscribe("minzheng/safety/+/up", qos=1)
+    c.subscribe([(t, 1) for t in topics])
     done.wait(5)
     c.disconnect()
     c.loop_stop()
@@ -248,7 +261,7 @@ def _publish(port: int, items: list[tuple[str, dict[str, Any]]]) -> float:
     t0 = time.perf_counter()
     info = None
     for gw, m in items:
-        info = c.publish(f"minzheng/safety/{gw}/up", json.dumps(m, separators=(",", ":")), qos=1)
+        info = c.publish(_topic(gw, m), json.dumps(m, separators=(",", ":")), qos=1)
     if info is not None:
         info.wait_for_publish(120)
     took = time.perf_counter() - t0
@@ -286,7 +299,7 @@ def _consumer(port: int, args: argparse.Namespace, client_id: str, **kw: Any) ->
     """The production consumer as ``minzheng ingest`` builds it (``--threads``: its lanes as threads)."""
     from minzheng.safety.management.mqtt import IngestConsumer
 
-    return IngestConsumer(host="127.0.0.1", port=port, client_id=client_id, topic="minzheng/safety/+/up",
+    return IngestConsumer(host="127.0.0.1", port=port, client_id=client_id, topic=UP,
                           batch_size=args.batch_size, workers=args.workers, worker_processes=not args.threads, **kw)
 
 
@@ -315,8 +328,9 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
     for k in range(0, args.messages, max(1, args.messages // 20)):  # a few SOS among them
         items[k] = stream.reading(sos_home=k % len(homes))
         items[k][1]["seq"] = stream.seq_base + 10_000_000 + k
-    _session(port, "bench-bare", args.receive_maximum)
+    _session(port, "bench-bare", args.receive_maximum, (UP, ALARM))  # the whole stream, SOS too
     _session(port, "bench-pipeline", args.receive_maximum)
+    _session(port, "bench-pipeline-alarm", 200, (ALARM,))
     publish_s = _publish(port, items)
     time.sleep(1.0)
     order = ("bare", "pipeline") if run % 2 == 0 else ("pipeline", "bare")
@@ -329,7 +343,7 @@ def _throughput(args: argparse.Namespace, port: int, homes: Any, run: int) -> di
             out["batches"] = stats.batches
             out["rejected"] = stats.rejected
             out["pipeline_rate"] = round(rate)
-    for client_id in ("bench-bare", "bench-pipeline"):
+    for client_id in ("bench-bare", "bench-pipeline", "bench-pipeline-alarm"):
         _end_session(port, client_id)
     stored = RawEvent.objects.filter(seq__gte=stream.seq_base).count()
     out["stored"] = stored
@@ -360,9 +374,12 @@ def _latency(args: argparse.Namespace, port: int, homes: Any, run: int, load_rat
     stop = threading.Event()
     worker = threading.Thread(target=lambda: (consumer.run(stop), connection.close()), daemon=True)
     worker.start()
-    pub = _client(f"bench-load-{run}")
-    pub.connect("127.0.0.1", port)
-    pub.loop_start()
+    # The background load multiplexes thousands of gateways on one connection, which no gateway
+    # does: an SOS comes from another home, on its gateway's own connection, not queued behind it.
+    pub, sos_pub = _client(f"bench-load-{run}"), _client(f"bench-sos-{run}")
+    for c in (pub, sos_pub):
+        c.connect("127.0.0.1", port)
+        c.loop_start()
     stream = Stream(homes, seed=1000 + run)
     rng = random.Random(run)
     sos_homes = rng.sample(range(len(homes)), k=min(len(homes), int(args.load_seconds * 4) + 10))
@@ -374,12 +391,12 @@ def _latency(args: argparse.Namespace, port: int, homes: Any, run: int, load_rat
             gw, m = stream.reading(sos_home=sos_homes[next_sos])
             sent[(m["device"], m["seq"])] = time.time()
             m["ts"] = time.time()
-            pub.publish(f"minzheng/safety/{gw}/up", json.dumps(m), qos=1)
+            sos_pub.publish(_topic(gw, m), json.dumps(m), qos=1)
             next_sos += 1
         target = int(elapsed * load_rate)
         while k < target:
             gw, m = stream.reading()
-            pub.publish(f"minzheng/safety/{gw}/up", json.dumps(m, separators=(",", ":")), qos=1)
+            pub.publish(_topic(gw, m), json.dumps(m, separators=(",", ":")), qos=1)
             k += 1
         time.sleep(0.002)
     end = time.monotonic() + 30
@@ -388,9 +405,11 @@ def _latency(args: argparse.Namespace, port: int, homes: Any, run: int, load_rat
     stop.set()
     worker.join(30)
     consumer.stop()
-    pub.disconnect()
-    pub.loop_stop()
+    for c in (pub, sos_pub):
+        c.disconnect()
+        c.loop_stop()
     _end_session(port, f"bench-live-{run}")
+    _end_session(port, f"bench-live-{run}-alarm")
     lat = sorted((committed[key] - t) * 1000 for key, t in sent.items() if key in committed)
     incidents = Incident.objects.filter(alarm_type="sos").count()
     return {"sos": len(sent), "sos_committed": len(committed), "sos_incidents": incidents,
@@ -406,7 +425,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=40000)
     ap.add_argument("--homes", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--batch-size", type=int, default=1000, help="as minzheng ingest")
     ap.add_argument("--receive-maximum", type=int, default=2000)
     ap.add_argument("--load-rate", type=float, default=0.0, help="background readings/s (default: a fraction "
                     "of the pipeline rate just measured)")

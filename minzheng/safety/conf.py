@@ -20,7 +20,7 @@ class SafetySettings:
     mqtt_share_group: str = ""  # "ingest" → $share/ingest/<topic> for several consumers
     ingest_workers: int = 3  # lanes of `minzheng ingest` (readings partitioned by gateway), besides the urgent lane
     ingest_worker_processes: bool = True  # each lane in a process of its own (False: threads of one process)
-    batch_size: int = 500
+    batch_size: int = 1000
     batch_seconds: float = 0.2
     tick_seconds: float = 15.0
     rejection_excerpt: int = 300

@@ -1,7 +1,9 @@
 """MQTT transport of 安居守护: the ingest consumer and a gateway-side publisher that resends.
 
-Topics: a gateway publishes readings to ``minzheng/safety/<gateway>/up`` (QoS 1) and receives the
-application's acknowledgements on ``minzheng/safety/<gateway>/ack``.
+Topics: a gateway publishes readings to ``minzheng/safety/<gateway>/up`` (QoS 1), SOS, fall, smoke
+and gas to ``minzheng/safety/<gateway>/alarm``, and receives the application's acknowledgements on
+``minzheng/safety/<gateway>/ack``. The alarm topic has a session of its own (``<client id>-alarm``):
+a backlog of routine readings, held back by the broker's flow control, never delays an emergency.
 
 The consumer (``IngestConsumer``) holds a persistent session under a fixed client id (MQTT 5:
 clean start off and a session expiry, so the broker queues QoS 1 messages while the consumer is
@@ -29,7 +31,6 @@ import gc
 import json
 import logging
 import multiprocessing
-import queue
 import re
 import select
 import threading
@@ -58,11 +59,18 @@ from minzheng.safety.services.ingest import BatchOutcome, Envelope, ingest_batch
 log = logging.getLogger(__name__)
 TOPIC_PREFIX = "minzheng/safety/"
 SESSION_EXPIRY = 7 * 24 * 3600
+URGENT_TYPES = frozenset({"sos", "fall", "smoke", "gas"})
 URGENT = re.compile(rb'"type"\s*:\s*"(?:sos|fall|smoke|gas)"')
 
 
 def up_topic(gateway: str) -> str:
     return f"{TOPIC_PREFIX}{gateway}/up"
+
+
+def alarm_topic(gateway: str) -> str:
+    """Where a gateway publishes SOS, fall, smoke and gas: a subscription and a broker queue of
+    their own, so flow control never holds an emergency behind a backlog of routine readings."""
+    return f"{TOPIC_PREFIX}{gateway}/alarm"
 
 
 def ack_topic(gateway: str) -> str:
@@ -108,11 +116,12 @@ class _Inbox:
         self.limit = limit
 
 
-# What the consumer keeps of a received message: (topic, gateway, payload, mid, qos). paho's own
+# What the consumer keeps of a received message: (topic, gateway, payload, mid, qos, the client
+# that received it and acknowledges it). paho's own
 # message object (with its MQTT 5 properties, some 60 small containers, and a Condition) is let go
 # in the callback instead of living in a queue until the commit: kept, those objects survived
 # into the oldest generation and made the full garbage collections the largest cost per message.
-_Msg = tuple[str, str, bytes | bytearray, int, int]
+_Msg = tuple[str, str, bytes | bytearray, int, int, mqtt.Client]
 
 
 def publish_app_acks(client: mqtt.Client, gateways: Iterable[str], outcome: BatchOutcome) -> None:
@@ -266,28 +275,44 @@ class IngestConsumer:
                       for k in (-1, *range(self.workers))} if worker_processes else {}
         self.lock = threading.Lock()
         self.connected = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5, manual_ack=True)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(min_delay=1, max_delay=5)
-        self.client.max_inflight_messages_set(1000)
-        self.client.max_queued_messages_set(0)
+        # Two sessions: routine readings on <topic>, emergencies on the alarm topic (``alarm_topic``).
+        self.alarm_topic = f"{self.topic.rsplit('/', 1)[0]}/alarm"
+        self.subscribed: set[int] = set()  # id() of the clients whose subscription stands
+        self.client = self._mqtt_client(client_id)
+        self.alarm_client = self._mqtt_client(f"{client_id}-alarm")
 
-    # paho callbacks (network thread)
+    def _mqtt_client(self, client_id: str) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                             manual_ack=True)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)
+        return client
+
+    # paho callbacks (network threads)
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if getattr(reason, "is_failure", False):
             log.warning("ingest: broker refused the connection: %s", reason)
             return
         self.stats.connects += 1
-        client.subscribe(self.topic, qos=1)
-        self.connected.set()
+        client.subscribe(self.alarm_topic if client is self.alarm_client else self.topic, qos=1)
         log.info("ingest: connected to %s:%s (session present: %s)", self.host, self.port,
                  getattr(flags, "session_present", "?"))
 
+    def _on_subscribe(self, client: mqtt.Client, *args: Any) -> None:
+        with self.lock:
+            self.subscribed.add(id(client))
+            if len(self.subscribed) == 2:
+                self.connected.set()  # both sessions receive
+
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        self.connected.clear()
+        with self.lock:
+            self.subscribed.discard(id(client))
+            self.connected.clear()
         if getattr(reason, "is_failure", True):
             log.warning("ingest: disconnected (%s); reconnecting", reason)
 
@@ -298,8 +323,8 @@ class IngestConsumer:
         stats.received += 1
         topic = msg.topic
         gw = gateway_of(topic)
-        m: _Msg = (topic, gw, msg.payload, msg.mid, msg.qos)
-        if URGENT.search(m[2]):
+        m: _Msg = (topic, gw, msg.payload, msg.mid, msg.qos, client)
+        if client is self.alarm_client or URGENT.search(m[2]):
             inbox = self.urgent  # SOS, fall, smoke, gas: ahead of every queued heartbeat
         else:
             inbox = self.inboxes[zlib.crc32(gw.encode()) % self.workers if self.workers > 1 else 0]
@@ -322,13 +347,15 @@ class IngestConsumer:
             connections.close_all()  # before the network thread starts: no thread, no connection crosses the fork
             for lane in self.lanes.values():
                 lane.start()
-        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
-                                  properties=_connect_props(self.batch_size * 4))
-        self.client.loop_start()
+        for client, receive_maximum in ((self.alarm_client, 200), (self.client, self.batch_size * 4)):
+            client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
+                                 properties=_connect_props(receive_maximum))
+            client.loop_start()
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        for client in (self.client, self.alarm_client):
+            client.disconnect()
+            client.loop_stop()
         for lane in self.lanes.values():
             lane.stop()
         gc.unfreeze()  # a process that goes on (a test run, a bench) collects its cycles again
@@ -381,10 +408,9 @@ class IngestConsumer:
         return None
 
     def _acknowledge(self, batch: list[_Msg], outcome: BatchOutcome) -> None:
-        ack = self.client.ack
         for m in batch:
             if m[4] > 0:
-                ack(m[3], m[4])
+                m[5].ack(m[3], m[4])
         if self.send_acks and not self.lanes:  # a lane's process has published them
             publish_app_acks(self.client, (m[1] for m in batch), outcome)
 
@@ -444,7 +470,6 @@ class GatewayPublisher:
         self.resend_after = resend_after
         self.pending: dict[tuple[str, int], tuple[str, str, float]] = {}
         self.acked: dict[tuple[str, int], str] = {}
-        self.urgent: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self.lock = threading.Lock()
         self.connected = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
@@ -485,9 +510,10 @@ class GatewayPublisher:
 
     def publish(self, gateway: str, message: dict[str, Any]) -> None:
         payload = json.dumps(message, separators=(",", ":"))
+        topic = alarm_topic(gateway) if message.get("type") in URGENT_TYPES else up_topic(gateway)
         with self.lock:
-            self.pending[(message["device"], message["seq"])] = (up_topic(gateway), payload, time.monotonic())
-        self.client.publish(up_topic(gateway), payload, qos=1)
+            self.pending[(message["device"], message["seq"])] = (topic, payload, time.monotonic())
+        self.client.publish(topic, payload, qos=1)
 
     def publish_many(self, items: Iterable[tuple[str, dict[str, Any]]]) -> int:
         n = 0

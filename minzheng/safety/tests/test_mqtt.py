@@ -144,7 +144,7 @@ def test_broker_killed_and_restarted_mid_stream_loses_nothing(broker, home_a, in
         device.stop()
     seqs = list(RawEvent.objects.filter(device__serial="PIR-A").values_list("seq", flat=True))
     assert sorted(seqs) == list(range(1, n + 1))  # all of 1..N, no gap, no duplicate
-    assert consumer.stats.connects >= 2  # it reconnected after the broker came back
+    assert consumer.stats.connects >= 4  # both sessions reconnected after the broker came back
 
 
 @LANES
@@ -221,3 +221,58 @@ def test_lanes_in_processes_and_a_killed_lane_is_restarted(broker, home_a, home_
     for tag in ("A", "B"):
         seqs = sorted(RawEvent.objects.filter(device__serial=f"PIR-{tag}").values_list("seq", flat=True))
         assert seqs == list(range(1, n + 1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_sos_travels_on_the_alarm_topic_with_a_session_of_its_own(broker, home_a):
+    from minzheng.safety.management.mqtt import alarm_topic
+    from minzheng.safety.models import Incident
+
+    topics: list[str] = []
+    consumer = _consumer(broker)
+    consumer.on_batch = lambda outcome, batch: topics.extend(topic for topic, _ in batch)
+    device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-sos", resend_after=3600)
+    with Running(consumer):
+        device.start()
+        device.publish("GW-A", _reading(1, 1))
+        device.publish("GW-A", {"device": "SOS-A", "seq": 1, "ts": timezone.now().timestamp(), "type": "sos",
+                                "value": 1})
+        assert device.wait_all_acked(30)  # acknowledged without a resend
+        device.stop()
+    assert sorted(topics) == [alarm_topic("GW-A"), "minzheng/safety/GW-A/up"]
+    assert consumer.alarm_topic == "minzheng/safety/+/alarm"
+    assert RawEvent.objects.filter(device__serial="SOS-A", type="sos").count() == 1
+    assert Incident.objects.filter(home=home_a[0], alarm_type="sos").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_sos_is_not_queued_behind_a_backlog_of_routine_readings(broker, home_a):
+    """The consumer was away and the broker holds a backlog: the SOS on the alarm topic is
+    committed while most of the routine readings still wait in the broker."""
+    with Running(_consumer(broker)):
+        pass  # both persistent sessions exist
+    n = 1500
+    device = GatewayPublisher(host="127.0.0.1", port=broker.port, client_id="gw-backlog", resend_after=3600)
+    device.start()
+    for seq in range(1, n + 1):
+        device.publish("GW-A", _reading(seq, n))
+    device.publish("GW-A", {"device": "SOS-A", "seq": 1, "ts": timezone.now().timestamp(), "type": "sos", "value": 1})
+    time.sleep(0.5)
+    routine_before_sos: list[int] = []
+    done = {"routine": 0}
+
+    def on_batch(outcome: Any, batch: Any) -> None:
+        for env in outcome.envelopes:
+            for item in env.items:
+                if item.device == "SOS-A":
+                    routine_before_sos.append(done["routine"])
+                else:
+                    done["routine"] += 1
+
+    consumer = _consumer(broker)
+    consumer.on_batch = on_batch
+    with Running(consumer):
+        assert device.wait_all_acked(120)
+    device.stop()
+    assert len(routine_before_sos) == 1
+    assert routine_before_sos[0] < n // 2, f"the SOS waited for {routine_before_sos[0]} of {n} readings"

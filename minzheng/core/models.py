@@ -112,3 +112,24 @@ def row_params(fields: Sequence[models.Field[Any, Any]], connection: Any) -> Cal
         return out
 
     return params
+
+
+def row_insert(fields: Sequence[models.Field[Any, Any]], connection: Any) -> tuple[str, Callable[[models.Model], list[Any]]]:
+    """``INSERT INTO <table> (<columns>) VALUES (%s, …)`` for ``fields`` of one model (a caller may
+    append ``ON CONFLICT …``), and the function giving an instance's parameters for it
+    (``row_params``). Identifiers come from the model's metadata; every value is a bound parameter."""
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in fields)
+    sql = f"INSERT INTO {qn(fields[0].model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+    return sql, row_params(fields, connection)
+
+
+def execute_chained(cursor: Any, first: str, first_params: list[Any], then: str, then_params: list[Any]) -> None:
+    """Run ``first`` (a write) and then ``then``, which does not read what ``first`` wrote: one
+    statement on PostgreSQL (a data-modifying WITH: one round trip less while rows are locked),
+    two elsewhere."""
+    if cursor.db.vendor == "postgresql":
+        cursor.execute(f"WITH w AS ({first}) {then}", first_params + then_params)
+    else:
+        cursor.execute(first, first_params)
+        cursor.execute(then, then_params)

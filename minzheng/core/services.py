@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
@@ -18,7 +18,7 @@ from minzheng.core import context
 from minzheng.core.access import Actor
 from minzheng.core.domain import GENESIS_MAC, chain_for, chain_mac
 from minzheng.core.exceptions import PermissionDenied
-from minzheng.core.models import AuditChainHead, AuditEvent, row_params
+from minzheng.core.models import AuditChainHead, AuditEvent, execute_chained, row_insert
 from minzheng.core.permissions import CorePerm
 
 # A number glued to ASCII letters or digits is part of a token (a UUID's hex group such as
@@ -75,32 +75,20 @@ def _advance_head(chain: int) -> tuple[int, bytes, Any]:
     return int(row[0]), bytes(row[1]), at
 
 
-_appends: dict[str, tuple[str, str, Callable[[AuditEvent], list[Any]]]] = {}
+_appends: dict[str, tuple[str, str, Callable[[Model], list[Any]]]] = {}
 
 
 def _append(event: AuditEvent) -> None:
-    """INSERT the row and move its chain's head to it: one statement on PostgreSQL (a
-    data-modifying WITH: one round trip less while the head is locked), two on SQLite. The SQL
-    is built once per database; identifiers come from the models, every value is a parameter."""
+    """INSERT the row and move its chain's head to it, chained into one statement on PostgreSQL
+    (``execute_chained``). The SQL is built once per database."""
     found = _appends.get(connection.alias)
     if found is None:
-        qn = connection.ops.quote_name
-        fields = list(AuditEvent._meta.concrete_fields)
-        columns = ", ".join(qn(f.column) for f in fields)
-        insert = f"INSERT INTO {qn(AuditEvent._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
-        head = f"UPDATE {qn(AuditChainHead._meta.db_table)} SET last_mac = %s WHERE id = %s"  # noqa: S608
-        if connection.vendor == "postgresql":
-            insert, head = f"WITH e AS ({insert}) {head}", ""
-        found = _appends[connection.alias] = (insert, head, row_params(fields, connection))
+        insert, params = row_insert(list(AuditEvent._meta.concrete_fields), connection)
+        head = f"UPDATE {connection.ops.quote_name(AuditChainHead._meta.db_table)} SET last_mac = %s WHERE id = %s"  # noqa: S608
+        found = _appends[connection.alias] = (insert, head, params)
     insert, head, params = found
-    row = params(event)
-    link: list[Any] = [bytes(event.mac), event.chain]
     with connection.cursor() as cur:
-        if head:
-            cur.execute(insert, row)
-            cur.execute(head, link)
-        else:
-            cur.execute(insert, row + link)
+        execute_chained(cur, insert, params(event), head, [bytes(event.mac), event.chain])
     event._state.adding = False
     event._state.db = connection.alias
 

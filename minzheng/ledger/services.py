@@ -53,7 +53,7 @@ from django.db.models.functions import Now
 from minzheng.core import crypto
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import Conflict, NotFound, ValidationFailed
-from minzheng.core.models import row_params
+from minzheng.core.models import execute_chained, row_insert
 from minzheng.core.services import audit_record
 from minzheng.divisions.models import Division
 from minzheng.ledger import domain
@@ -241,13 +241,9 @@ def _claim_sql() -> tuple[str, Callable[[Transaction], list[Any]]]:
     found = _sql.get(key)
     if found is None:
         meta = Transaction._meta
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
-        qn = connection.ops.quote_name
-        # Identifiers come from the model's own metadata; every value is a bound parameter.
-        columns = ", ".join(qn(f.column) for f in fields)
-        marks = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}"  # noqa: S608
-        found = _sql[key] = (sql, row_params(fields, connection))
+        sql, params = row_insert([f for f in meta.concrete_fields if not f.primary_key], connection)
+        sql += f" ON CONFLICT DO NOTHING RETURNING {connection.ops.quote_name(meta.pk.column)}"
+        found = _sql[key] = (sql, params)
     return found
 
 
@@ -318,8 +314,8 @@ def _lock_accounts(codes: Sequence[str]) -> tuple[list[_Locked], datetime | None
 
 def _apply_postings(txn_id: int, posted_at: datetime, postings: Sequence[tuple[int, str, int]]) -> None:
     """Insert the transaction's postings and move the balances (``balance_fen += amount``, the
-    accounts already locked; the CHECK constraint still refuses an overdraft): one statement on
-    PostgreSQL (a data-modifying WITH), two on SQLite. Built once per number of lines."""
+    accounts already locked; the CHECK constraint still refuses an overdraft), chained into one
+    statement on PostgreSQL (``execute_chained``). Built once per number of lines."""
     key = (connection.alias, "postings", len(postings))
     found = _sql.get(key)
     if found is None:
@@ -335,20 +331,15 @@ def _apply_postings(txn_id: int, posted_at: datetime, postings: Sequence[tuple[i
         insert = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES {rows}"  # noqa: S608
         update = (f"UPDATE {table} SET balance_fen = balance_fen + v.column2 FROM (VALUES {moves}) AS v "  # noqa: S608
                   f"WHERE {table}.id = v.column1")
-        statements = [f"WITH p AS ({insert}) {update}"] if connection.vendor == "postgresql" else [insert, update]
-        found = _sql[key] = (statements, fields[3])
-    statements, posted_field = found
+        found = _sql[key] = (insert, update, fields[3])
+    insert, update, posted_field = found
     when = posted_field.get_db_prep_save(posted_at, connection=connection)
     rows_params: list[Any] = []
     for account_id, _code, amount in postings:
         rows_params.extend((txn_id, account_id, amount, when))
     move_params = [x for account_id, _code, amount in postings for x in (account_id, amount)]
     with connection.cursor() as cursor:
-        if len(statements) == 1:
-            cursor.execute(statements[0], rows_params + move_params)
-        else:
-            cursor.execute(statements[0], rows_params)
-            cursor.execute(statements[1], move_params)
+        execute_chained(cursor, insert, rows_params, update, move_params)
 
 
 @dataclass(frozen=True)

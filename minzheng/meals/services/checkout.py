@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from minzheng.core import crypto
@@ -32,7 +33,7 @@ from minzheng.core.exceptions import (
     PermissionDenied,
     ValidationFailed,
 )
-from minzheng.core.models import row_params
+from minzheng.core.models import row_insert
 from minzheng.core.services import audit_record
 from minzheng.ledger.retry import retry_on_conflict
 from minzheng.ledger.selectors import available, txn_by_key
@@ -291,7 +292,7 @@ def _tenders(req: CheckoutRequest, self_pay: int) -> dict[str, int]:
     return {req.payment_method: self_pay}
 
 
-_insert_sql: dict[str, tuple[str, Callable[[MealService], list[Any]]]] = {}
+_insert_sql: dict[str, tuple[str, Callable[[Model], list[Any]]]] = {}
 
 
 def insert_meal(meal: MealService) -> bool:
@@ -301,13 +302,10 @@ def insert_meal(meal: MealService) -> bool:
     found = _insert_sql.get(connection.alias)
     if found is None:
         meta = MealService._meta
-        fields = [f for f in meta.concrete_fields if not f.primary_key and f.column != "recorded_at"]
-        qn = connection.ops.quote_name
-        columns = ", ".join(qn(f.column) for f in fields)
-        marks = ", ".join(["%s"] * len(fields))
-        sql = (f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608 - model metadata only
-               f"ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}")
-        found = _insert_sql[connection.alias] = (sql, row_params(fields, connection))
+        sql, params = row_insert([f for f in meta.concrete_fields if not f.primary_key and f.column != "recorded_at"],
+                                 connection)
+        sql += f" ON CONFLICT DO NOTHING RETURNING {connection.ops.quote_name(meta.pk.column)}"
+        found = _insert_sql[connection.alias] = (sql, params)
     sql, params = found
     with connection.cursor() as cursor:
         cursor.execute(sql, params(meal))

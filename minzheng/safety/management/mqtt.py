@@ -515,13 +515,6 @@ class GatewayPublisher:
             self.pending[(message["device"], message["seq"])] = (topic, payload, time.monotonic())
         self.client.publish(topic, payload, qos=1)
 
-    def publish_many(self, items: Iterable[tuple[str, dict[str, Any]]]) -> int:
-        n = 0
-        for gateway, message in items:
-            self.publish(gateway, message)
-            n += 1
-        return n
-
     def resend_overdue(self) -> int:
         """Resend every reading not acknowledged for ``resend_after`` seconds (or ever)."""
         now = time.monotonic()

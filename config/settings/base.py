@@ -106,6 +106,10 @@ else:
     _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", 5)
+    # Parameters travel apart from the SQL, and a statement a connection runs often is prepared
+    # once per connection (ADR 0008).
+    _db["OPTIONS"].setdefault("server_side_binding", True)
+    _db["OPTIONS"].setdefault("prepare_threshold", 2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.Staff"

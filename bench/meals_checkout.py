@@ -7,12 +7,17 @@ pgbench's tpcb-like TPS at the same client count in the same run as the anchor.
 Needs a seeded database (bench/meals_seed.py). Each round:
 
 1. pgbench -i (scale = clients) into a scratch database, then ``pgbench -b tpcb-like -c C -j 2 -T S``;
-2. gunicorn serving the project (the meals router mounted at /api/v1/meals/), C client processes,
-   each a checkout terminal at its own bench point with keep-alive HTTP, POSTing
-   ``/api/v1/meals/checkout`` for fresh diners (X-API-Key, an idempotency key per request). 10 %
-   of the diners are sent to two terminals at once, so the one-subsidised-meal rule is exercised
-   under load; afterwards the database must hold zero double subsidies;
-3. one JSON line: TPS, p50/p99, errors, the double-subsidy count and the ratio to pgbench.
+2. the second anchor (``--no-bare`` leaves it out): the same transaction in a bare Django view
+   (bench/meals_bare.py), served and loaded exactly as the checkout is, against pgbench's
+   database. It measures what this stack can do at all here;
+3. gunicorn serving the project (the meals router mounted at /api/v1/meals/), C client processes,
+   each a checkout terminal at its own bench point, POSTing ``/api/v1/meals/checkout`` for fresh
+   diners (X-API-Key, an idempotency key per request) through a minimal HTTP client. 10 % of the
+   diners are sent to two terminals at once, so the one-subsidised-meal rule is exercised under
+   load; afterwards the database must hold zero double subsidies;
+4. one JSON line: TPS, p50/p99, errors, the double-subsidy count, the ratio to pgbench
+   (``ratio``), the bare view's TPS and its ratio to pgbench, and the checkout's ratio to the
+   bare view.
 
 The goal (issue 5): ≥ 25 % of pgbench's TPS at 16 clients with p99 < 100 ms, zero double subsidies.
 """
@@ -26,6 +31,7 @@ import multiprocessing
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -149,34 +155,83 @@ def register_more_diners(n: int) -> int:
 # --- the load ---------------------------------------------------------------------------------------
 
 
-def client(args: tuple[dict[str, Any], list[str], float, float, float]) -> dict[str, Any]:
-    """One terminal's queue. Only requests that finish inside [warm_until, stop_at) are measured;
-    ``ran_dry`` says the queue ended before stop_at (the round then undercounts: raise
+class Http:
+    """A minimal HTTP/1.1 client: POST, read the status and a Content-Length body, reconnect when
+    the server closes (gunicorn's sync workers close after every response). pgbench's own client
+    is C; http.client parses each response's headers with the email package, which cost the two
+    shared cores about 0.3 ms a request that the servers measured here could have had."""
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+        self.buf = b""
+
+    def post(self, head: bytes, body: bytes) -> tuple[int, bytes]:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buf = b""
+        self.sock.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        while b"\r\n\r\n" not in self.buf:
+            self._recv()
+        header, _, rest = self.buf.partition(b"\r\n\r\n")
+        lines = header.split(b"\r\n")
+        status, length, close = int(lines[0].split()[1]), 0, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection":
+                close = value.strip().lower() == b"close"
+        self.buf = rest
+        while len(self.buf) < length:
+            self._recv()
+        data, self.buf = self.buf[:length], self.buf[length:]
+        if close:
+            self.close()
+        return status, data
+
+    def _recv(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection mid-response")
+        self.buf += chunk
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buf = None, b""
+
+
+def checkout_requests(terminal: dict[str, Any], cards: list[str]) -> tuple[bytes, list[bytes]]:
+    head = ("POST /api/v1/meals/checkout HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"X-API-Key: {terminal['secret']}\r\n").encode()
+    return head, [json.dumps({"point": terminal["code"], "credential": card, "payment_method": "cash",
+                              "idempotency_key": uuid.uuid4().hex}).encode() for card in cards]
+
+
+def client(args: tuple[bytes, list[bytes], float, float, float]) -> dict[str, Any]:
+    """One terminal's queue of requests. Only requests that finish inside [warm_until, stop_at) are
+    measured; ``ran_dry`` says the queue ended before stop_at (the round then undercounts: raise
     --expect-rps)."""
-    terminal, cards, start_at, warm_until, stop_at = args
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-    headers = {"X-API-Key": terminal["secret"], "Content-Type": "application/json", "Connection": "keep-alive"}
+    head, bodies, start_at, warm_until, stop_at = args
+    conn = Http()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     codes: dict[str, int] = {}
     while time.time() < start_at:
         time.sleep(0.001)
     i = 0
-    while time.time() < stop_at and i < len(cards):
-        body = json.dumps({"point": terminal["code"], "credential": cards[i], "payment_method": "cash",
-                           "idempotency_key": uuid.uuid4().hex})
+    while time.time() < stop_at and i < len(bodies):
+        body = bodies[i]
         i += 1
         t = time.perf_counter()
         try:
-            conn.request("POST", "/api/v1/meals/checkout", body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-        except (OSError, http.client.HTTPException):
+            status, data = conn.post(head, body)
+        except (OSError, ValueError, IndexError):
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
             status, data = 0, b""
-        else:
-            status = resp.status
         done = time.time()
         if not warm_until <= done < stop_at:
             continue
@@ -190,19 +245,18 @@ def client(args: tuple[dict[str, Any], list[str], float, float, float]) -> dict[
     return {"latencies": latencies, "statuses": statuses, "codes": codes, "ran_dry": time.time() < stop_at}
 
 
-def start_gunicorn(workers: int, db_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-           "MINZHENG_LOG_LEVEL": "ERROR"}
+def start_gunicorn(workers: int, db_url: str, settings: str = "config.settings.test") -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": settings, "MINZHENG_LOG_LEVEL": "ERROR",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")])}
     proc = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "-w", str(workers), "-b",
-         f"127.0.0.1:{PORT}", "--worker-class", "sync", "--keep-alive", "30", "--log-level", "warning",
-         "--backlog", "256"],
+         f"127.0.0.1:{PORT}", "--worker-class", "sync", "--log-level", "warning", "--backlog", "256"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(200):
         try:
             c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            c.request("GET", "/healthz")
-            if c.getresponse().status == 200:
+            c.request("GET", "/healthz" if settings == "config.settings.test" else "/tpcb")
+            if c.getresponse().status in (200, 405):
                 return proc
         except OSError:
             time.sleep(0.1)
@@ -210,16 +264,56 @@ def start_gunicorn(workers: int, db_url: str) -> subprocess.Popen[bytes]:
     raise SystemExit("gunicorn did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
 
 
-def pgbench(clients: int, seconds: int) -> float:
+def serve_and_load(args: argparse.Namespace, db_url: str, settings: str,
+                   queues: list[tuple[bytes, list[bytes]]]) -> dict[str, Any]:
+    """Serve the project with gunicorn, run one client process per queue, sum their results."""
+    from django.db import connections
+
+    connections.close_all()
+    server = start_gunicorn(args.workers, db_url, settings)
+    try:
+        start_at = time.time() + 1.0
+        warm_until = start_at + args.warmup
+        stop_at = warm_until + args.seconds
+        with multiprocessing.get_context("fork").Pool(len(queues)) as pool:
+            results = pool.map(client, [(head, bodies, start_at, warm_until, stop_at) for head, bodies in queues])
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    out: dict[str, Any] = {"latencies": [], "statuses": {}, "codes": {}, "ran_dry": 0}
+    for r in results:
+        out["latencies"].extend(r["latencies"])
+        for field in ("statuses", "codes"):
+            for k, v in r[field].items():
+                out[field][k] = out[field].get(k, 0) + v
+        out["ran_dry"] += r["ran_dry"]
+    return out
+
+
+def pgbench_init(clients: int) -> None:
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PGBENCH_DB], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", PGBENCH_DB], check=True)
     subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", str(clients), PGBENCH_DB],
                    check=True, capture_output=True)
+
+
+def pgbench(clients: int, seconds: int) -> float:
     out = subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-b", "tpcb-like", "-c", str(clients),
                           "-j", "2", "-T", str(seconds), "-n", PGBENCH_DB], check=True, capture_output=True, text=True)
     match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out.stdout)
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PGBENCH_DB], check=False)
     return float(match.group(1)) if match else 0.0
+
+
+def bare_view(args: argparse.Namespace, db_url: str) -> float:
+    """The second anchor: pgbench's transaction in a bare Django view (bench/meals_bare.py) with the
+    checkout's server, clients and workers, against pgbench's database. Its TPS."""
+    url = urlparse(db_url)._replace(path=f"/{PGBENCH_DB}").geturl()
+    head = b"POST /tpcb HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    per_client = int(args.expect_rps * 4 * (args.seconds + args.warmup) / args.clients) + 50
+    res = serve_and_load(args, url, "meals_bare", [(head, [b"{}"] * per_client)] * args.clients)
+    if res["ran_dry"] or set(res["statuses"]) - {201}:
+        raise SystemExit(f"bare view: {res['statuses']} {res['codes']} ran_dry={res['ran_dry']}")
+    return len(res["latencies"]) / args.seconds
 
 
 def double_subsidies() -> int:
@@ -239,7 +333,12 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def one_round(args: argparse.Namespace, db_url: str, rnd: int) -> dict[str, Any]:
-    anchor = pgbench(args.clients, args.seconds)
+    pgbench_init(args.clients)
+    try:
+        anchor = pgbench(args.clients, args.seconds)
+        bare = bare_view(args, db_url) if args.bare else 0.0
+    finally:
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PGBENCH_DB], check=False)
     per_client = int(args.expect_rps * (args.seconds + args.warmup) / args.clients) + 50
     terminals, cards = prepare(args.clients, per_client)
     # 10 % of the diners go to two terminals at once (the neighbour's queue, same position)
@@ -248,29 +347,9 @@ def one_round(args: argparse.Namespace, db_url: str, rnd: int) -> dict[str, Any]
         mate = queues[(i + 1) % args.clients]
         for j in range(0, per_client, 10):
             queues[i][j] = mate[j]
-    from django.db import connections
-
-    connections.close_all()
-    server = start_gunicorn(args.workers, db_url)
-    try:
-        start_at = time.time() + 1.0
-        warm_until = start_at + args.warmup
-        stop_at = warm_until + args.seconds
-        with multiprocessing.get_context("fork").Pool(args.clients) as pool:
-            results = pool.map(client, [(terminals[i], queues[i], start_at, warm_until, stop_at)
-                                        for i in range(args.clients)])
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    all_lat: list[float] = []
-    statuses: dict[int, int] = {}
-    codes: dict[str, int] = {}
-    for r in results:
-        all_lat.extend(r["latencies"])
-        for k, v in r["statuses"].items():
-            statuses[k] = statuses.get(k, 0) + v
-        for k, v in r["codes"].items():
-            codes[k] = codes.get(k, 0) + v
+    res = serve_and_load(args, db_url, "config.settings.test",
+                         [checkout_requests(terminals[i], queues[i]) for i in range(args.clients)])
+    statuses, codes, all_lat = res["statuses"], res["codes"], res["latencies"]
     ok = statuses.get(201, 0) + statuses.get(200, 0)
     total = sum(statuses.values())
     tps = len(all_lat) / args.seconds
@@ -281,8 +360,11 @@ def one_round(args: argparse.Namespace, db_url: str, rnd: int) -> dict[str, Any]
         "seconds": args.seconds, "requests": total, "ok": ok, "errors": total - ok, "error_codes": codes,
         "tps": round(tps, 1), "p50_ms": round(percentile(all_lat, 50) * 1000, 1),
         "p99_ms": round(percentile(all_lat, 99) * 1000, 1), "pgbench_tps": round(anchor, 1),
-        "ratio": round(tps / anchor, 3) if anchor else None, "double_subsidies": doubles,
-        "queues_ran_dry": sum(r["ran_dry"] for r in results), "loadavg_1m": round(load[0], 2),
+        "ratio": round(tps / anchor, 3) if anchor else None,
+        "bare_view_tps": round(bare, 1) if bare else None,
+        "bare_view_ratio": round(bare / anchor, 3) if bare and anchor else None,
+        "ratio_to_bare_view": round(tps / bare, 3) if bare else None,
+        "double_subsidies": doubles, "queues_ran_dry": res["ran_dry"], "loadavg_1m": round(load[0], 2),
         "cpus": os.cpu_count(),
     }
 
@@ -294,6 +376,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-bare", dest="bare", action="store_false",
+                        help="leave out the second anchor, pgbench's transaction in a bare Django view")
     parser.add_argument("--expect-rps", type=int, default=700,
                         help="sizes the diner queues; a queue that runs dry is reported (queues_ran_dry)")
     args = parser.parse_args()
@@ -313,6 +397,9 @@ def main() -> None:
         "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
         "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
         "pgbench_tps": statistics.median(r["pgbench_tps"] for r in rounds),
+        "bare_view_tps": statistics.median(r["bare_view_tps"] or 0 for r in rounds) if args.bare else None,
+        "bare_view_ratio": statistics.median(r["bare_view_ratio"] or 0 for r in rounds) if args.bare else None,
+        "ratio_to_bare_view": statistics.median(r["ratio_to_bare_view"] or 0 for r in rounds) if args.bare else None,
         "ratio": statistics.median(r["ratio"] or 0 for r in rounds),
         "double_subsidies": max(r["double_subsidies"] for r in rounds),
         "goal": "ratio >= 0.25 and p99_ms < 100 and double_subsidies == 0",

@@ -12,8 +12,9 @@ and ``web.api`` enforces it. A terminal naming another point gets 403 ``terminal
 - ``GET  /meals``             a point's meals of a day
 - ``POST /faces``             a terminal's face engine enrolled a diner (reference only, no image)
 - ``POST /terminal-reports``  the terminal's own daily totals, for reconciliation
-- ``GET  /interop/eligibility``, ``POST /interop/meals``, ``GET /interop/statements/daily``:
-  全城通吃 for the city hub and peer districts (``peer_system`` keys).
+- ``POST /interop/eligibility``, ``POST /interop/meals``, ``GET /interop/statements/daily``:
+  全城通吃 for the city hub and peer districts (``peer_system`` keys). A card number is a
+  credential, so it travels in a body, never in a URL (security AUTH-7).
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ class MealListQuery(Schema):
     date: date
 
 
-class EligibilityQuery(Schema):
+class EligibilityIn(Schema):
     credential: str = Field(..., min_length=1, max_length=200, description="卡号/二维码, 或 kind=ref 时为余杭助餐对象编号")
     kind: Literal["card", "citizen_card", "love_card", "qr", "ref"] | None = None
     at: datetime | None = None
@@ -392,11 +393,11 @@ def terminal_report(request: HttpRequest, body: TerminalReportIn) -> dict[str, A
 # --- 全城通吃 interop --------------------------------------------------------------------------------
 
 
-@router.get("/interop/eligibility", response=EligibilityOut, summary="全城通: 余杭助餐对象资格查询")
+@router.post("/interop/eligibility", response=EligibilityOut, summary="全城通: 余杭助餐对象资格查询")
 @requires(MealsPerm.INTEROP)
-def interop_eligibility(request: HttpRequest, q: Query[EligibilityQuery]) -> dict[str, Any]:
-    return interop.interop_eligibility(actor=request.auth, credential=q.credential, kind=q.kind or "",  # type: ignore[attr-defined]
-                                       on=q.at)
+def interop_eligibility(request: HttpRequest, body: EligibilityIn) -> dict[str, Any]:
+    return interop.interop_eligibility(actor=request.auth, credential=body.credential, kind=body.kind or "",  # type: ignore[attr-defined]
+                                       on=body.at)
 
 
 @router.post("/interop/meals", response={200: MealReportOut, 201: MealReportOut}, summary="全城通: 余杭老人在外区就餐上报")

@@ -1,13 +1,17 @@
 """JSON API of the person registry (read-only), mounted by ``minzheng.web.api``:
 
 - ``GET /api/v1/people``            scoped, paginated list with filters and search text
-- ``GET /api/v1/people/search?q=``  the search box: name, pinyin initials, phone (tail), ID number
+- ``POST /api/v1/people/search``    the search box: name, pinyin initials, phone (tail), ID number
+- ``GET /api/v1/people/search?q=``  the same for a name, initials or a 4-digit phone tail
 - ``GET /api/v1/people/{uid}``      one person (404 outside the caller's area, same body as unknown)
 - ``GET /api/v1/households/{uid}``  one household with the members the caller may see
 
 Every read goes through ``people.selectors`` with the authenticated actor (staff or machine key),
 so the area scope is applied there (security AC-2). Answers carry masked identifiers only — never
-a full ID or phone number — and no database ids (``uid`` only). Operations declare permissions with
+a full ID or phone number — and no database ids (``uid`` only). Nor do URLs: a search text with an
+ID or phone number in it (``query_is_sensitive``) is refused in a query string with 400
+``identifier_in_url`` and is posted instead, as the web page does, since URLs end up in access
+logs, proxies and browser history. Operations declare permissions with
 ``core.access.requires``; ``web.api`` enforces them.
 """
 
@@ -23,8 +27,10 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
 from minzheng.core.access import requires
+from minzheng.core.exceptions import ValidationFailed
 from minzheng.divisions.api import CODE_PATTERN, DivisionRef, known_division, ref
 from minzheng.divisions.models import Division
+from minzheng.people.domain import query_is_sensitive
 from minzheng.people.enums import Gender, LivingArrangement, PersonStatus, Relation, SelfCare
 from minzheng.people.models import PersonPhone
 from minzheng.people.permissions import PeoplePerm
@@ -208,6 +214,12 @@ def _member(p: Any, today: date) -> dict[str, Any]:
 # --- Operations ------------------------------------------------------------------------------
 
 
+def _no_identifier_in_url(q: str) -> None:
+    if query_is_sensitive(q):
+        raise ValidationFailed({"q": "含身份证号或手机号的检索不能放在网址中, 请用 POST /api/v1/people/search 提交"},
+                               code="identifier_in_url")
+
+
 def _actor(request: HttpRequest) -> Any:
     """The authenticated staff member or machine key (set by the API's auth classes)."""
     return request.auth  # type: ignore[attr-defined]
@@ -217,6 +229,7 @@ def _actor(request: HttpRequest) -> Any:
 @requires(PeoplePerm.VIEW_PERSON)
 def list_people(request: HttpRequest, params: Query[PersonListQuery]) -> dict[str, Any]:
     """Persons in the caller's area; ``count`` counts only those (AC-2). Fixed query count per page."""
+    _no_identifier_in_url(params.q)
     if params.division:
         known_division(params.division, field="division")
     filters = PersonFilters(
@@ -232,11 +245,24 @@ def list_people(request: HttpRequest, params: Query[PersonListQuery]) -> dict[st
     return {"count": count, "limit": params.limit, "offset": params.offset, "items": [_item(p, today) for p in rows]}
 
 
-@router.get("/search", response=PersonSearchResult, summary="人员检索", url_name="person_search")
+@router.get("/search", response=PersonSearchResult, summary="人员检索(姓名、拼音、手机尾号)", url_name="person_search")
 @requires(PeoplePerm.VIEW_PERSON)
 def search_people(request: HttpRequest, params: Query[PersonSearchQuery]) -> dict[str, Any]:
-    """The search box: the detected ``mode`` and at most ``limit`` persons in the caller's area."""
-    found, persons = person_search(actor=_actor(request), query=params.q)
+    """The search box by URL, for what is no identifier: a name, initials or a 4-digit phone tail."""
+    _no_identifier_in_url(params.q)
+    return _search(request, params.q)
+
+
+@router.post("/search", response=PersonSearchResult, summary="人员检索(含身份证号、手机号)")
+@requires(PeoplePerm.VIEW_PERSON)
+def search_people_posted(request: HttpRequest, body: PersonSearchQuery) -> dict[str, Any]:
+    """The search box with any text, an ID or phone number included, in the body."""
+    return _search(request, body.q)
+
+
+def _search(request: HttpRequest, query: str) -> dict[str, Any]:
+    """The detected ``mode`` and at most ``limit`` persons in the caller's area."""
+    found, persons = person_search(actor=_actor(request), query=query)
     prefetch_related_objects(persons, Prefetch("division", queryset=Division.objects.select_related("parent")),
                              _phones())
     today = timezone.localdate()

@@ -138,7 +138,8 @@ def test_peer_reports_only_for_its_own_region_and_bad_reports_are_400(site, make
 def test_eligibility_and_daily_statement_for_the_peer(site, make_diner, peer_key, xihu):
     diner = make_diner(birth="19400101")
     client = Client()
-    res = client.get("/api/v1/meals/interop/eligibility", {"credential": diner.card}, HTTP_X_API_KEY=peer_key)
+    res = client.post("/api/v1/meals/interop/eligibility", {"credential": diner.card}, content_type="application/json",
+                      HTTP_X_API_KEY=peer_key)
     assert res.status_code == 200, res.content
     assert res.json()["external_ref"] == str(diner.uid)
     assert res.json()["eligible"]
@@ -151,8 +152,11 @@ def test_eligibility_and_daily_statement_for_the_peer(site, make_diner, peer_key
     assert {(line["home_region"], line["canteen_region"], line["payer"]) for line in st["lines"]} == {
         ("330110", XIHU, "330110"), (XIHU, "330110", XIHU)}
     # a terminal key is no peer
+    assert client.post("/api/v1/meals/interop/eligibility", {"credential": diner.card},
+                       content_type="application/json", HTTP_X_API_KEY=site.secret).status_code == 403
+    # the card number is a credential: never in a URL
     assert client.get("/api/v1/meals/interop/eligibility", {"credential": diner.card},
-                      HTTP_X_API_KEY=site.secret).status_code == 403
+                      HTTP_X_API_KEY=peer_key).status_code == 405
 
 
 def test_monthly_clearing_agrees_with_the_ledger_and_nets_each_pair(site, site_b, make_diner, peer_key, xihu, staff):

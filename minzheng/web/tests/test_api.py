@@ -351,20 +351,44 @@ def test_detail_shape(make_staff: Any, login: Any, make_person: Any) -> None:
         assert secret not in body
 
 
+def post(client: Client, url: str, payload: dict[str, Any], status: int) -> dict[str, Any]:
+    """POST JSON to ``url`` with the same checks as ``call``."""
+    response = client.post(url, payload, content_type="application/json")
+    body = response.content.decode()
+    assert response.status_code == status, body
+    assert not FULL_ID.search(body), f"full ID number in {url}: {body}"
+    assert not FULL_PHONE.search(body), f"full phone number in {url}: {body}"
+    return response.json()
+
+
 @pytest.mark.django_db
-def test_search_by_full_id_number_does_not_echo_it(worker_a: Client, people: Any) -> None:
+def test_search_by_full_id_number_is_posted_and_not_echoed(worker_a: Client, people: Any) -> None:
     from conftest import synthetic_id
 
     # make_person gives the n-th person of a test sequence 100 + n: 张三 is the first.
     full = synthetic_id(birth="19400101", seq=101)
     assert people["a"].id_masked == full[:6] + "*" * 8 + full[-4:]
-    body = call(worker_a, f"/api/v1/people/search?q={full}", 200)
+    body = post(worker_a, "/api/v1/people/search", {"q": full}, 200)
     assert body["mode"] == "id_number"
     assert uids(body) == {str(people["a"].uid)}
-    assert call(worker_a, f"/api/v1/people?q={full}", 200)["count"] == 1
-    body = call(worker_a, "/api/v1/people/search?q=13800000001", 200)
+    body = post(worker_a, "/api/v1/people/search", {"q": "13800000001"}, 200)
     assert body["mode"] == "phone"
     assert uids(body) == {str(people["a"].uid)}
+    # A name by POST too; a name and a phone tail still by URL.
+    assert uids(post(worker_a, "/api/v1/people/search", {"q": "张三"}, 200)) == {str(people["a"].uid)}
+    assert call(worker_a, "/api/v1/people/search?q=0001", 200)["mode"] == "phone_tail"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/people/search", "/api/v1/people"])
+@pytest.mark.parametrize("number", ["full_id", "13800000001", "13800"])
+def test_an_identifier_in_a_url_is_refused(worker_a: Client, people: Any, path: str, number: str) -> None:
+    from conftest import synthetic_id
+
+    q = synthetic_id(birth="19400101", seq=101) if number == "full_id" else number
+    body = call(worker_a, f"{path}?q={q}", 400)  # call() also checks that the answer does not echo it
+    assert body["code"] == "identifier_in_url"
+    assert "POST /api/v1/people/search" in body["extra"]["fields"]["q"]
 
 
 @pytest.mark.django_db

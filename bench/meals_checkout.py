@@ -10,8 +10,8 @@ Needs a seeded database (bench/meals_seed.py). Each round:
 2. the second anchor (``--no-bare`` leaves it out): the same transaction in a bare Django view
    (bench/meals_bare.py), served and loaded exactly as the checkout is, against pgbench's
    database. It measures what this stack can do at all here;
-3. gunicorn serving the project (the meals router mounted at /api/v1/meals/), C client processes,
-   each a checkout terminal at its own bench point, POSTing ``/api/v1/meals/checkout`` for fresh
+3. gunicorn serving the project (the meals router mounted at /api/v1/meals/) and one client
+   process per client, each a checkout terminal at its own bench point, POSTing ``/api/v1/meals/checkout`` for fresh
    diners (X-API-Key, an idempotency key per request) through a minimal HTTP client. 10 % of the
    diners are sent to two terminals at once, so the one-subsidised-meal rule is exercised under
    load; afterwards the database must hold zero double subsidies;

@@ -107,8 +107,12 @@ else:
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", 5)
     # Parameters travel apart from the SQL, and a statement a connection runs often is prepared
-    # once per connection (ADR 0008).
+    # once per connection (ADR 0008). The cursor quotes on the client only a statement with more
+    # parameters than PostgreSQL's protocol carries.
+    from minzheng.core.pgcursor import Cursor as _ServerBindingCursor
+
     _db["OPTIONS"].setdefault("server_side_binding", True)
+    _db["OPTIONS"].setdefault("cursor_factory", _ServerBindingCursor)
     _db["OPTIONS"].setdefault("prepare_threshold", 2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

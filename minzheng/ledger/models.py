@@ -51,8 +51,7 @@ class Account(models.Model):
         indexes = [
             models.Index(fields=["owner_type", "owner_ref"], name="ledger_acct_owner_idx"),
             models.Index(fields=["area_path"], opclasses=PATTERN_OPS, name="ledger_acct_area_idx"),
-            models.Index(fields=["code"], opclasses=PATTERN_OPS, name="ledger_acct_code_like_idx"),
-        ]
+        ]  # prefix searches on ``code`` use the pattern index PostgreSQL gets with its UNIQUE
         constraints = [
             models.CheckConstraint(condition=Q(currency=CURRENCY), name="ledger_account_cny_only"),
             models.CheckConstraint(condition=Q(kind__in=_values(AccountKind.value_set())), name="ledger_account_kind_valid"),

@@ -9,15 +9,16 @@ Needs a seeded database (bench/meals_seed.py). Each round:
 1. pgbench -i (scale = clients) into a scratch database, then ``pgbench -b tpcb-like -c C -j 2 -T S``;
 2. the second anchor (``--no-bare`` leaves it out): the same transaction in a bare Django view
    (bench/meals_bare.py), served and loaded exactly as the checkout is, against pgbench's
-   database. It measures what this stack can do at all here;
+   database. It measures what this stack can do at all here. ``--raw-wsgi`` adds the floor
+   beneath it: the same transaction in a WSGI function with no Django (bench/meals_raw.py);
 3. gunicorn serving the project (the meals router mounted at /api/v1/meals/) and one client
    process per client, each a checkout terminal at its own bench point, POSTing ``/api/v1/meals/checkout`` for fresh
    diners (X-API-Key, an idempotency key per request) through a minimal HTTP client. 10 % of the
    diners are sent to two terminals at once, so the one-subsidised-meal rule is exercised under
    load; afterwards the database must hold zero double subsidies;
 4. one JSON line: TPS, p50/p99, errors, the double-subsidy count, the ratio to pgbench
-   (``ratio``), the bare view's TPS and its ratio to pgbench, and the checkout's ratio to the
-   bare view.
+   (``ratio``), the bare view's TPS and its ratio to pgbench, the checkout's ratio to the bare
+   view, and with ``--raw-wsgi`` the floor's TPS and ratio to pgbench.
 
 The goal (issue 5): ≥ 25 % of pgbench's TPS at 16 clients with p99 < 100 ms, zero double subsidies.
 """
@@ -245,11 +246,12 @@ def client(args: tuple[bytes, list[bytes], float, float, float]) -> dict[str, An
     return {"latencies": latencies, "statuses": statuses, "codes": codes, "ran_dry": time.time() < stop_at}
 
 
-def start_gunicorn(workers: int, db_url: str, settings: str = "config.settings.test") -> subprocess.Popen[bytes]:
+def start_gunicorn(workers: int, db_url: str, settings: str = "config.settings.test",
+                   app: str = "config.wsgi:application") -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": settings, "MINZHENG_LOG_LEVEL": "ERROR",
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")])}
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "-w", str(workers), "-b",
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), app, "-w", str(workers), "-b",
          f"127.0.0.1:{PORT}", "--worker-class", "sync", "--log-level", "warning", "--backlog", "256"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(200):
@@ -265,12 +267,12 @@ def start_gunicorn(workers: int, db_url: str, settings: str = "config.settings.t
 
 
 def serve_and_load(args: argparse.Namespace, db_url: str, settings: str,
-                   queues: list[tuple[bytes, list[bytes]]]) -> dict[str, Any]:
-    """Serve the project with gunicorn, run one client process per queue, sum their results."""
+                   queues: list[tuple[bytes, list[bytes]]], app: str = "config.wsgi:application") -> dict[str, Any]:
+    """Serve ``app`` with gunicorn, run one client process per queue, sum their results."""
     from django.db import connections
 
     connections.close_all()
-    server = start_gunicorn(args.workers, db_url, settings)
+    server = start_gunicorn(args.workers, db_url, settings, app)
     try:
         start_at = time.time() + 1.0
         warm_until = start_at + args.warmup
@@ -304,15 +306,16 @@ def pgbench(clients: int, seconds: int) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def bare_view(args: argparse.Namespace, db_url: str) -> float:
-    """The second anchor: pgbench's transaction in a bare Django view (bench/meals_bare.py) with the
-    checkout's server, clients and workers, against pgbench's database. Its TPS."""
+def tpcb_anchor(args: argparse.Namespace, db_url: str, app: str) -> float:
+    """pgbench's transaction served over HTTP with the checkout's server, clients and workers,
+    against pgbench's database: the bare Django view (bench/meals_bare.py) or, for ``--raw-wsgi``,
+    a WSGI function with no framework (bench/meals_raw.py). Its TPS."""
     url = urlparse(db_url)._replace(path=f"/{PGBENCH_DB}").geturl()
     head = b"POST /tpcb HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-    per_client = int(args.expect_rps * 4 * (args.seconds + args.warmup) / args.clients) + 50
-    res = serve_and_load(args, url, "meals_bare", [(head, [b"{}"] * per_client)] * args.clients)
+    per_client = int(args.expect_rps * 6 * (args.seconds + args.warmup) / args.clients) + 50
+    res = serve_and_load(args, url, "meals_bare", [(head, [b"{}"] * per_client)] * args.clients, app)
     if res["ran_dry"] or set(res["statuses"]) - {201}:
-        raise SystemExit(f"bare view: {res['statuses']} {res['codes']} ran_dry={res['ran_dry']}")
+        raise SystemExit(f"{app}: {res['statuses']} {res['codes']} ran_dry={res['ran_dry']}")
     return len(res["latencies"]) / args.seconds
 
 
@@ -336,7 +339,8 @@ def one_round(args: argparse.Namespace, db_url: str, rnd: int) -> dict[str, Any]
     pgbench_init(args.clients)
     try:
         anchor = pgbench(args.clients, args.seconds)
-        bare = bare_view(args, db_url) if args.bare else 0.0
+        bare = tpcb_anchor(args, db_url, "config.wsgi:application") if args.bare else 0.0
+        raw = tpcb_anchor(args, db_url, "meals_raw:application") if args.raw_wsgi else 0.0
     finally:
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", PGBENCH_DB], check=False)
     per_client = int(args.expect_rps * (args.seconds + args.warmup) / args.clients) + 50
@@ -364,6 +368,8 @@ def one_round(args: argparse.Namespace, db_url: str, rnd: int) -> dict[str, Any]
         "bare_view_tps": round(bare, 1) if bare else None,
         "bare_view_ratio": round(bare / anchor, 3) if bare and anchor else None,
         "ratio_to_bare_view": round(tps / bare, 3) if bare else None,
+        "raw_wsgi_tps": round(raw, 1) if raw else None,
+        "raw_wsgi_ratio": round(raw / anchor, 3) if raw and anchor else None,
         "double_subsidies": doubles, "queues_ran_dry": res["ran_dry"], "loadavg_1m": round(load[0], 2),
         "cpus": os.cpu_count(),
     }
@@ -378,6 +384,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-bare", dest="bare", action="store_false",
                         help="leave out the second anchor, pgbench's transaction in a bare Django view")
+    parser.add_argument("--raw-wsgi", action="store_true",
+                        help="add the floor: pgbench's transaction in a WSGI function without Django (bench/meals_raw.py)")
     parser.add_argument("--expect-rps", type=int, default=700,
                         help="sizes the diner queues; a queue that runs dry is reported (queues_ran_dry)")
     args = parser.parse_args()
@@ -400,6 +408,8 @@ def main() -> None:
         "bare_view_tps": statistics.median(r["bare_view_tps"] or 0 for r in rounds) if args.bare else None,
         "bare_view_ratio": statistics.median(r["bare_view_ratio"] or 0 for r in rounds) if args.bare else None,
         "ratio_to_bare_view": statistics.median(r["ratio_to_bare_view"] or 0 for r in rounds) if args.bare else None,
+        "raw_wsgi_tps": statistics.median(r["raw_wsgi_tps"] or 0 for r in rounds) if args.raw_wsgi else None,
+        "raw_wsgi_ratio": statistics.median(r["raw_wsgi_ratio"] or 0 for r in rounds) if args.raw_wsgi else None,
         "ratio": statistics.median(r["ratio"] or 0 for r in rounds),
         "double_subsidies": max(r["double_subsidies"] for r in rounds),
         "goal": "ratio >= 0.25 and p99_ms < 100 and double_subsidies == 0",

@@ -24,6 +24,7 @@ from minzheng.core.exceptions import NotFound, PermissionDenied, ValidationFaile
 from minzheng.meals import domain
 from minzheng.meals.enums import (
     YUHANG,
+    Category,
     ClaimStatus,
     CredentialKind,
     DinerStatus,
@@ -48,6 +49,7 @@ from minzheng.meals.models import (
     ReconException,
 )
 from minzheng.meals.permissions import MealsPerm
+from minzheng.people.models import Person
 
 CACHE_SECONDS = 30.0
 
@@ -499,20 +501,59 @@ def overview(*, actor: Actor, start: date, end: date) -> Overview:
     )
 
 
-def coverage_by_community(*, actor: Actor, categories: Iterable[str]) -> list[dict[str, Any]]:
-    """Registered active diners per community and target group (A13 coverage)."""
+def _born_by(day: date, years: int) -> date:
+    """The latest birth date of someone at least ``years`` old on ``day``."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+# The target groups the registry's own columns decide; the assistance groups come from its tags.
+_COLUMN_GROUPS: dict[str, str] = {
+    Category.ADVANCED_AGE: "advanced_age", Category.ALONE: "alone",
+    Category.DISABLED_CARE: "disabled_care", Category.DISABILITY: "disability",
+}
+
+
+def coverage_by_community(*, actor: Actor, categories: Iterable[str], day: date) -> list[dict[str, Any]]:
+    """A13 coverage: per community, the registry's living elders (60+ on ``day``) in each target
+    group, and how many of them are active diners. Rows are ``{"community", "elders": (diners,
+    people), <category>: (diners, people)…}``, the least covered community first."""
     require(actor, MealsPerm.VIEW)
     cats = list(categories)
+    advanced = _born_by(day, domain.ADVANCED_AGE)
+    elders = Person.objects.filter(area_path__startswith=actor.scope_path, status="active",
+                                   birth_date__lte=_born_by(day, domain.ELDER_AGE))
+    diner = Exists(Diner.objects.filter(person=OuterRef("pk"), status=DinerStatus.ACTIVE))
+    groups = {
+        "elders": Count("id"), "advanced_age": Count("id", filter=Q(birth_date__lte=advanced)),
+        "alone": Count("id", filter=Q(living_arrangement="alone")),
+        "disabled_care": Count("id", filter=Q(self_care__in=("dependent", "partial"))),
+        "disability": Count("id", filter=~Q(disability_category="")),
+    }
+    # Two scans, everyone and then the diners among them: an EXISTS inside each count would run
+    # once per elder and group.
+    people = elders.values("division_id", "division__name").annotate(**groups).order_by()
+    diners = {r["division_id"]: r for r in elders.filter(diner).values("division_id").annotate(**groups).order_by()}
     rows: dict[str, dict[str, Any]] = {}
-    qs = Diner.objects.filter(area_path__startswith=actor.scope_path, status=DinerStatus.ACTIVE,
-                              person__isnull=False).values_list("division__name", "categories")
-    for name, diner_cats in qs.iterator(chunk_size=5000):
-        row = rows.setdefault(name or "-", {"community": name or "-", "diners": 0, **dict.fromkeys(cats, 0)})
-        row["diners"] += 1
-        for c in diner_cats or ():
-            if c in row:
-                row[c] += 1
-    return sorted(rows.values(), key=lambda r: -r["diners"])
+    for r in people:
+        d = diners.get(r["division_id"], {})
+        row = rows[r["division_id"]] = {"community": r["division__name"], "elders": (d.get("elders", 0), r["elders"])}
+        for cat in cats:
+            key = _COLUMN_GROUPS.get(cat)
+            row[cat] = (d.get(key, 0), r[key]) if key else (0, 0)
+    tag_cats = [c for c in cats if c not in _COLUMN_GROUPS]
+    if tag_cats:  # few elders carry tags: their groups are read in Python, as the till reads them
+        for division_id, tags, is_diner in (elders.exclude(tags=[]).annotate(is_diner=diner)
+                                            .values_list("division_id", "tags", "is_diner").iterator(chunk_size=5000)):
+            found = domain.derive_categories(age=0, self_care="", living_arrangement="", disability_category="",
+                                             tags=tags or [])
+            for cat in tag_cats:
+                if cat in found:
+                    n, total = rows[division_id][cat]
+                    rows[division_id][cat] = (n + int(is_diner), total + 1)
+    return sorted(rows.values(), key=lambda r: (r["elders"][0] / r["elders"][1], -r["elders"][1], r["community"]))
 
 
 # --- settlement, flags --------------------------------------------------------------------------

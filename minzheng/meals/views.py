@@ -189,6 +189,10 @@ def _period(request: HttpRequest) -> tuple[date, date]:
     return start, end
 
 
+def _share(part: int, whole: int) -> tuple[int, int, str]:
+    return part, whole, f"{part * 100 / whole:.1f}%" if whole else "—"
+
+
 @requires(MealsPerm.VIEW)
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
@@ -202,8 +206,11 @@ def overview(request: HttpRequest) -> HttpResponse:
         "by_point": selectors.stats_by_point(actor=actor, start=start, end=stop)[:200],
         "by_slot": selectors.stats_by_slot(actor=actor, start=start, end=stop),
         "by_day": selectors.stats_by_day(actor=actor, start=start, end=stop)[-31:],
-        "coverage": selectors.coverage_by_community(actor=actor, categories=cats)[:50],
-        "coverage_cats": [(c.value, c.label) for c in cats],
+        "coverage": [
+            {"community": r["community"], "cells": [_share(*r[k]) for k in ("elders", *cats)]}
+            for r in selectors.coverage_by_community(actor=actor, categories=cats, day=timezone.localdate())
+        ],
+        "coverage_labels": [c.label for c in cats],
         "licences": selectors.licence_warnings(actor=actor, today=timezone.localdate())[:20],
     }
     return render(request, "meals/overview.html", context)

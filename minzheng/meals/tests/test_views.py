@@ -10,6 +10,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from conftest import COMMUNITY_A
 from minzheng.core.access import declared_permissions
 from minzheng.meals.models import MealService
 from minzheng.meals.services.checkout import CheckoutRequest, meal_checkout
@@ -182,3 +183,29 @@ def test_reconciliation_claims_and_clearing_screens(client, login, staff, site, 
     xlsx = client.get("/meals/claims/payment.xlsx")
     assert xlsx.status_code == 200
     assert xlsx.content[:2] == b"PK"
+
+
+def test_coverage_counts_the_registry_elders_and_the_diners_among_them(client, login, staff, make_diner, make_person):
+    from minzheng.divisions.models import Division
+    from minzheng.meals.enums import Category
+    from minzheng.meals.selectors import coverage_by_community
+
+    make_diner(name="王秀英", birth="19420101")  # 80+, eats here
+    make_person(name="李独居", birth="19550101", living_arrangement="alone")  # 60+, lives alone, not a diner
+    make_person(name="赵特困", birth="19500101", tags=["特困"])  # 60+, 特困, not a diner
+    make_person(name="钱青年", birth="19900101", living_arrangement="alone")  # not an elder: not counted
+
+    cats = [Category.TEKUN, Category.ALONE, Category.ADVANCED_AGE]
+    rows = coverage_by_community(actor=staff.district, categories=cats, day=timezone.localdate())
+    name = Division.objects.get(pk=COMMUNITY_A).name
+    row = next(r for r in rows if r["community"] == name)
+    assert row["elders"] == (1, 3)
+    assert row[Category.ADVANCED_AGE] == (1, 1)
+    assert row[Category.ALONE] == (0, 1)
+    assert row[Category.TEKUN] == (0, 1)
+    assert coverage_by_community(actor=staff.liangzhu, categories=cats, day=timezone.localdate()) == []  # another town
+
+    login(staff.district)
+    page = client.get("/meals/overview/").content.decode()
+    assert page.count("60岁以上在世老人") == 1
+    assert f"<td>{name}</td><td>1 / 3 <span class=\"muted\">33.3%</span></td>" in page

@@ -49,6 +49,7 @@ from minzheng.meals.models import (
     ReconException,
 )
 from minzheng.meals.permissions import MealsPerm
+from minzheng.people.enums import PersonStatus
 from minzheng.people.models import Person
 
 CACHE_SECONDS = 30.0
@@ -523,7 +524,7 @@ def coverage_by_community(*, actor: Actor, categories: Iterable[str], day: date)
     require(actor, MealsPerm.VIEW)
     cats = list(categories)
     advanced = _born_by(day, domain.ADVANCED_AGE)
-    elders = Person.objects.filter(area_path__startswith=actor.scope_path, status="active",
+    elders = Person.objects.filter(area_path__startswith=actor.scope_path, status=PersonStatus.ACTIVE,
                                    birth_date__lte=_born_by(day, domain.ELDER_AGE))
     diner = Exists(Diner.objects.filter(person=OuterRef("pk"), status=DinerStatus.ACTIVE))
     groups = {

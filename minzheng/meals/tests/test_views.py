@@ -207,5 +207,5 @@ def test_coverage_counts_the_registry_elders_and_the_diners_among_them(client, l
 
     login(staff.district)
     page = client.get("/meals/overview/").content.decode()
-    assert page.count("60岁以上在世老人") == 1
+    assert page.count("居住在该村社的60岁以上老人") == 1
     assert f"<td>{name}</td><td>1 / 3 <span class=\"muted\">33.3%</span></td>" in page

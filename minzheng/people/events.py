@@ -24,6 +24,15 @@ class PersonMovedOut(Event):
 
 
 @dataclass(frozen=True)
+class StatusTagsChanged(Event):
+    """A domain rewrote the status tags it keeps on these people's records (assistance: 低保, 低边,
+    特困). Domains that copied a person's groups from the registry (meals) refresh them."""
+
+    person_ids: tuple[int, ...]
+    source: str
+
+
+@dataclass(frozen=True)
 class CareSignalRaised(Event):
     """Some domain noticed a person may need a welfare check (a regular diner stopped coming,
     visits were missed, an unusual quiet day at home). Domains cannot import each other, so the

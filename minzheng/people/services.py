@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any, NoReturn
 
@@ -30,7 +30,7 @@ from minzheng.divisions.enums import Level
 from minzheng.divisions.models import Division
 from minzheng.people import domain
 from minzheng.people.enums import GrantStatus, PersonStatus, Relation
-from minzheng.people.events import PersonDied, PersonMovedOut
+from minzheng.people.events import PersonDied, PersonMovedOut, StatusTagsChanged
 from minzheng.people.models import (
     ExportApproval,
     ExportRecord,
@@ -204,6 +204,43 @@ def person_update(*, actor: Actor, person: Person, data: Mapping[str, Any]) -> P
         audit_record(actor=actor, event_type="person.update", object_type="person", object_id=person.uid,
                      extra={"fields": sorted(set(changed))})
     return person
+
+
+def person_status_tags_sync(*, source: str, managed: Iterable[str], held: Mapping[int, Iterable[str]],
+                            person_ids: Iterable[int] | None = None) -> int:
+    """Make the tags in ``managed`` on each person's record read exactly ``held[person]`` (none
+    when absent), leaving every other tag alone: how a domain that owns a status (assistance owns
+    低保/低边/特困) keeps the registry, which the other domains read, in step with it.
+
+    ``person_ids``: the people whose status may have changed; ``None`` reconciles everyone (the
+    holders and whoever carries one of the tags now). A system action, audited as one row naming
+    the people changed; publishes ``StatusTagsChanged``. Returns how many records changed."""
+    managed = tuple(dict.fromkeys(managed))
+    wanted = {pid: set(tags) for pid, tags in held.items()}
+    if person_ids is None:
+        carriers = (pid for pid, tags in Person.objects.exclude(tags=[]).values_list("id", "tags").iterator(chunk_size=5000)
+                    if set(tags or ()) & set(managed))
+        candidates = sorted(set(wanted) | set(carriers))
+    else:
+        candidates = sorted(set(person_ids))
+    now = timezone.now()
+    changed: list[Person] = []
+    for start in range(0, len(candidates), 5000):
+        for pid, uid, tags in Person.objects.filter(pk__in=candidates[start:start + 5000]).values_list("id", "uid", "tags"):
+            tags = list(tags or [])
+            new = [t for t in tags if t not in managed] + [t for t in managed if t in wanted.get(pid, ())]
+            if new != tags:
+                changed.append(Person(pk=pid, uid=uid, tags=new, updated_at=now))
+    if not changed:
+        return 0
+    with transaction.atomic():
+        Person.objects.bulk_update(changed, ["tags", "updated_at"], batch_size=1000)
+        audit_record(actor=None, event_type="person.status_tags", object_type="person",
+                     object_id=changed[0].uid if len(changed) == 1 else f"{len(changed)}人",
+                     extra={"source": source, "tags": list(managed), "changed": len(changed),
+                            "persons": [str(p.uid) for p in changed[:500]]})
+        publish(StatusTagsChanged(person_ids=tuple(p.pk for p in changed), source=source))
+    return len(changed)
 
 
 def person_reveal(*, actor: Actor, person: Person, field: str, reason: str) -> str:

@@ -57,6 +57,7 @@ from minzheng.assistance.models import (
 from minzheng.assistance.services import _common as c
 from minzheng.assistance.services import payroll
 from minzheng.assistance.services.discovery import outreach_refresh
+from minzheng.assistance.services.status_tags import status_tags_sync
 from minzheng.assistance.services.visits import visit_plan_generate
 from minzheng.core.seeding import SeedContext
 from minzheng.divisions.models import Division
@@ -510,6 +511,7 @@ def seed_assistance(*, scale: float, seed: int, progress: Progress | None = None
     with transaction.atomic():
         _records(rng, scale, planned)
         _economy(rng, scale, planned)
+    status_tags_sync()  # the registry learns who is 低保/低边/特困
     outreach_refresh(actor=None, on=dt.date(YEAR, 12, 31))
     return figures() | {"dry_run_recurring_fen": recurring[0], "one_off": grant_stats, "visits_made": visits}
 

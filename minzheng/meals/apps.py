@@ -13,12 +13,17 @@ class MealsConfig(AppConfig):
         from minzheng.core.seeding import SeedStep, register_seed_step
         from minzheng.meals import panels, seed, tasks, todos
         from minzheng.meals.permissions import GRANTS, MealsPerm
-        from minzheng.meals.services.diners import on_person_died, on_person_moved_out
-        from minzheng.people.events import PersonDied, PersonMovedOut
+        from minzheng.meals.services.diners import (
+            on_person_died,
+            on_person_moved_out,
+            on_status_tags_changed,
+        )
+        from minzheng.people.events import PersonDied, PersonMovedOut, StatusTagsChanged
 
         register_grants(GRANTS)
         subscribe(PersonDied, on_person_died)
         subscribe(PersonMovedOut, on_person_moved_out)
+        subscribe(StatusTagsChanged, on_status_tags_changed)
         for entry in (
             Entry("舒心养老", "助餐结算", "meals:canteen", MealsPerm.CHECKOUT, 10),
             Entry("舒心养老", "助餐概况", "meals:overview", MealsPerm.VIEW, 20),

@@ -40,6 +40,7 @@ from minzheng.assistance.models import (
 from minzheng.assistance.permissions import AssistancePerm
 from minzheng.assistance.services import _common as c
 from minzheng.assistance.services.decisions import Outcome, decide_enrolment
+from minzheng.assistance.services.status_tags import STATUS_TAGS, enrolment_people, status_tags_sync
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import Conflict, NotFound, ValidationFailed
 from minzheng.core.services import audit_record
@@ -269,6 +270,8 @@ def _terminate(e: Enrolment, reason: str, note: str, last_month: date, on: date)
     e.status, e.exit_reason, e.exit_note, e.exited_on = EnrolmentStatus.TERMINATED, reason, note[:1000], on
     e.end_month = last_month
     e.save(update_fields=["status", "exit_reason", "exit_note", "exited_on", "end_month", "updated_at"])
+    if e.program in STATUS_TAGS:
+        status_tags_sync(person_ids=enrolment_people(e))
     _hold(PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month), f"已退出保障:{ExitReason(reason).label}")
     paid_after = PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month).paid()
     overpaid = paid_after.aggregate(total=Sum("total_fen"))["total"] or 0
@@ -413,6 +416,7 @@ def _stop_person(person_id: int, reason: str, on: date, label: str) -> None:
             stopped.append(str(e.uid))
         Grant.objects.filter(person_id=person_id, status=GrantStatus.APPROVED, emergency=False).update(status=GrantStatus.CANCELLED)
         _hold(PayrollLine.objects.filter(person_id=person_id, for_month__gt=last_month), f"收款人{label}")
+        status_tags_sync(person_ids=[person_id])  # no longer in any household's 低保
         if stopped:
             audit_record(actor=None, event_type=f"assistance.enrolment.{reason}", object_type="assistance.person",
                          object_id=person_id, extra={"enrolments": stopped, "on": on.isoformat()})

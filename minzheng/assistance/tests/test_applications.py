@@ -334,3 +334,22 @@ def test_bad_program_and_unknown_person(staff, family, travel):
     assert "applicant" in exc.value.fields
     with pytest.raises(ValidationFailed):  # a sibling community's worker cannot see the applicant
         s.application_create(actor=staff.worker_b, program="dibao", applicant_uid=people[0].uid, reason="x")
+
+
+def test_the_registry_learns_who_is_dibao_and_forgets_it_on_exit(staff, family, travel):
+    """Meals and the other domains read 低保/特困 from the person's record, not from this app."""
+    from minzheng.assistance.services import enrolment as es
+    from minzheng.people.models import Person
+
+    travel(date(2024, 9, 2))
+    people = family([("head", "19600101"), ("spouse", "19620101"), ("child", "20100601")])
+    Person.objects.filter(pk=people[1].pk).update(tags=["退役军人"])
+    app = approve_dibao(staff, submit_dibao(staff, people, incomes=[900, 300, 0]), travel, date(2024, 9, 4))
+
+    def tags():
+        return [Person.objects.get(pk=p.pk).tags for p in people]
+
+    assert tags() == [["低保"], ["退役军人", "低保"], ["低保"]]  # every member of the household
+    es.enrolment_exit(actor=staff.township, enrolment=app.enrolments.get(), reason="voluntary",
+                      note="本人书面申请退出低保")
+    assert tags() == [[], ["退役军人"], []]

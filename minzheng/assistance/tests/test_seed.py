@@ -47,3 +47,16 @@ def test_the_year_comes_out_near_the_seed(registry):
     assert stats["happiness_deliveries"] > 0
     assert stats["housing_homes"] == 1
     _ = date
+
+
+def test_the_seeded_statuses_reach_the_registry(registry):
+    """Who holds a live 低保/低边/特困 enrolment at the end of the seeded year carries the tag."""
+    from minzheng.assistance.services.status_tags import status_holders
+    from minzheng.people.models import Person
+
+    seed.seed_assistance(scale=SCALE, seed=7)
+    held = status_holders()
+    assert held, "the seed enrols someone in 低保, 低边 or 特困"
+    tagged = {pid: {t for t in tags if t in ("低保", "低边", "特困")}
+              for pid, tags in Person.objects.values_list("id", "tags")}
+    assert {pid: tags for pid, tags in tagged.items() if tags} == held

@@ -20,7 +20,7 @@ from minzheng.meals.enums import CARD_KINDS, YUHANG, DinerStatus, LeaveKind
 from minzheng.meals.models import Diner, DinerCard, DinerLeave, FaceEnrolment
 from minzheng.meals.permissions import MealsPerm
 from minzheng.meals.selectors import require, rule_set_for, terminal_point_id
-from minzheng.people.events import PersonDied, PersonMovedOut
+from minzheng.people.events import PersonDied, PersonMovedOut, StatusTagsChanged
 from minzheng.people.selectors import person_get
 
 
@@ -280,6 +280,13 @@ def on_person_moved_out(event: PersonMovedOut) -> None:
     if diner is None:
         return
     diner_suspend(actor=None, diner=diner, reason=f"迁出({event.moved_on.isoformat()}), 自动暂停")
+
+
+def on_status_tags_changed(event: StatusTagsChanged) -> None:
+    """Another domain rewrote status tags (低保/低边/特困) on people's records: the diners among them
+    get their groups derived again. The till reads the record itself, so its prices already follow."""
+    for diner in diner_scope_all().select_related("person").filter(person_id__in=event.person_ids).iterator(chunk_size=500):
+        diner_refresh_categories(actor=None, diner=diner)
 
 
 def diner_scope_all() -> Any:

@@ -354,3 +354,24 @@ def test_identification_never_reveals_a_number(site, make_diner):
     found = diner_identify(value=diner.card, day=timezone.localdate())
     assert found.diner.name_masked == "王*英"
     assert found.credential == "citizen_card"
+
+
+def test_an_elder_the_registry_marks_tekun_eats_free_from_the_next_meal(site, make_diner, staff,
+                                                                       django_capture_on_commit_callbacks):
+    """Assistance records 特困 on the person's record; the till and the diner's groups follow it."""
+    from minzheng.meals.models import Diner
+    from minzheng.people.services import person_status_tags_sync
+
+    diner = make_diner(birth="19540301")
+    first = meal_checkout(actor=staff.operator, request=req(site, diner)).meal
+    assert first.self_pay_fen == 1200  # 20 % off at 70
+    meal_void(actor=staff.operator, meal_id=first.id, reason="改按特困供养人员结算")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        person_status_tags_sync(source="assistance", managed=("低保", "低边", "特困"),
+                                held={diner.person_id: {"特困"}}, person_ids=[diner.person_id])
+
+    assert "tekun" in Diner.objects.get(pk=diner.pk).categories
+    meal = meal_checkout(actor=staff.operator, request=req(site, diner, key="tekun-0002")).meal
+    assert (meal.price_fen, meal.self_pay_fen, meal.subsidised) == (1500, 0, True)
+    assert any("特困" in line["label"] for line in meal.trace)

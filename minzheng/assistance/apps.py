@@ -11,12 +11,15 @@ class AssistanceConfig(AppConfig):
         from minzheng.assistance.permissions import GRANTS
         from minzheng.assistance.services.discovery import on_care_signal
         from minzheng.assistance.services.enrolment import on_person_died, on_person_moved_out
+        from minzheng.assistance.services.status_tags import STATUS_TAGS
         from minzheng.core.access import register_grants
         from minzheng.core.events import subscribe
         from minzheng.core.seeding import SeedStep, register_seed_step
         from minzheng.people.events import CareSignalRaised, PersonDied, PersonMovedOut
+        from minzheng.people.services import register_owned_tags
 
         register_grants(GRANTS)
+        register_owned_tags("社会救助", STATUS_TAGS.values())
         subscribe(PersonDied, on_person_died)
         subscribe(PersonMovedOut, on_person_moved_out)
         subscribe(CareSignalRaised, on_care_signal)

@@ -45,11 +45,11 @@ def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-# Registry tags that name an assistance status (the assistance domain writes them on the person).
+# Registry tags that name a target group. 低保/低边/特困 are written on the record by the
+# assistance module (staff cannot type them), in exactly these words; 优抚 is typed by staff, in
+# any of its spellings.
 TAG_CATEGORIES: Mapping[str, str] = {
-    "dibao": Category.DIBAO, "低保": Category.DIBAO,
-    "dibian": Category.DIBIAN, "低边": Category.DIBIAN,
-    "tekun": Category.TEKUN, "特困": Category.TEKUN,
+    "低保": Category.DIBAO, "低边": Category.DIBIAN, "特困": Category.TEKUN,
     "youfu": Category.YOUFU, "优抚": Category.YOUFU, "优抚对象": Category.YOUFU,
 }
 ADVANCED_AGE = 80

@@ -103,6 +103,24 @@ def _seal_phones(person: Person, phones: list[str]) -> None:
     )
 
 
+# Tags a domain owns and keeps in step itself (``person_status_tags_sync``): staff cannot type them.
+_owned_tags: dict[str, str] = {}
+
+
+def register_owned_tags(owner: str, tags: Iterable[str]) -> None:
+    """Called from the owning app's ``ready()``: ``owner`` names it for the error staff see."""
+    for tag in tags:
+        _owned_tags[tag] = owner
+
+
+def _owned_tags_error(before: Iterable[str], after: Iterable[str]) -> str | None:
+    touched = sorted((set(before) ^ set(after)) & set(_owned_tags))
+    if not touched:
+        return None
+    owners = "、".join(sorted({_owned_tags[t] for t in touched}))
+    return f"标签{'、'.join(touched)}由{owners}业务自动维护, 不能手工增删"
+
+
 def person_create(*, actor: Actor, data: Mapping[str, Any]) -> Person:
     """Register a person in a community inside the actor's area. Refuses a known ID number."""
     _require(actor, PeoplePerm.CHANGE_PERSON)
@@ -119,6 +137,9 @@ def person_create(*, actor: Actor, data: Mapping[str, Any]) -> Person:
         bidx = crypto.blind_index("id", cleaned["id_number"])
         if Person.objects.filter(id_bidx=bidx).exists():
             errors["id_number"] = DUPLICATE_ID
+    owned = _owned_tags_error((), cleaned.get("tags", ()))
+    if owned:
+        errors["tags"] = owned
     if errors:
         raise ValidationFailed(errors, code="bad_person")
     assert division is not None  # noqa: S101 - errors would have been raised
@@ -177,6 +198,9 @@ def person_update(*, actor: Actor, person: Person, data: Mapping[str, Any]) -> P
             division = _division_in_scope(actor, str(data["division_code"]), "division_code")
         except ValidationFailed as exc:
             errors.update(exc.fields)
+    owned = _owned_tags_error(person.tags or (), cleaned["tags"]) if "tags" in cleaned else None
+    if owned:
+        errors["tags"] = owned
     if errors:
         raise ValidationFailed(errors, code="bad_person")
     changed: list[str] = []

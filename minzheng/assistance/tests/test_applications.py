@@ -353,3 +353,24 @@ def test_the_registry_learns_who_is_dibao_and_forgets_it_on_exit(staff, family, 
     es.enrolment_exit(actor=staff.township, enrolment=app.enrolments.get(), reason="voluntary",
                       note="本人书面申请退出低保")
     assert tags() == [[], ["退役军人"], []]
+
+
+def test_staff_cannot_type_a_status_the_assistance_module_keeps(staff, make_person):
+    from minzheng.people.models import Person
+    from minzheng.people.services import person_status_tags_sync, person_update
+
+    with pytest.raises(ValidationFailed) as refused:
+        make_person(name="钱某某", tags=["特困"])
+    assert "社会救助" in refused.value.fields["tags"]
+
+    person = make_person(name="孙某某", tags=["退役军人"])
+    with pytest.raises(ValidationFailed) as refused:
+        person_update(actor=staff.district, person=person, data={"tags": ["退役军人", "低保"]})
+    assert "低保" in refused.value.fields["tags"]
+
+    person_status_tags_sync(source="assistance", managed=["低保"], held={person.pk: {"低保"}}, person_ids=[person.pk])
+    person.refresh_from_db()
+    with pytest.raises(ValidationFailed):  # nor take it away
+        person_update(actor=staff.district, person=person, data={"tags": []})
+    person_update(actor=staff.district, person=person, data={"tags": ["低保", "优抚对象"]})  # other tags: fine
+    assert sorted(Person.objects.get(pk=person.pk).tags) == sorted(["低保", "优抚对象"])

@@ -189,10 +189,12 @@ def test_coverage_counts_the_registry_elders_and_the_diners_among_them(client, l
     from minzheng.divisions.models import Division
     from minzheng.meals.enums import Category
     from minzheng.meals.selectors import coverage_by_community
+    from minzheng.people.services import person_status_tags_sync
 
     make_diner(name="王秀英", birth="19420101")  # 80+, eats here
     make_person(name="李独居", birth="19550101", living_arrangement="alone")  # 60+, lives alone, not a diner
-    make_person(name="赵特困", birth="19500101", tags=["特困"])  # 60+, 特困, not a diner
+    tekun = make_person(name="赵特困", birth="19500101")  # 60+, 特困 (assistance says so), not a diner
+    person_status_tags_sync(source="assistance", managed=["特困"], held={tekun.pk: {"特困"}}, person_ids=[tekun.pk])
     make_person(name="钱青年", birth="19900101", living_arrangement="alone")  # not an elder: not counted
 
     cats = [Category.TEKUN, Category.ALONE, Category.ADVANCED_AGE]

@@ -285,16 +285,24 @@ _births: dict[int, dt.date] = {}
 
 
 def _dry_run(planned: list[Planned]) -> tuple[int, int]:
-    """What the recurring programs will pay in the year (money, person-times): the same rules."""
+    """What the recurring programs will pay in the year (money, person-times): the same rules.
+    Each enrolment's 核定月金额 is set to its amount in the last month it is paid."""
     family = {m.person_id: (1 if p.program == Program.DIBAO else 2) for p in planned
               if p.program in (Program.DIBAO, Program.DIBIAN) for m in p.members}
     _births.update(Person.objects.filter(pk__in=[p.person_id for p in planned]).values_list("id", "birth_date"))
     money = persons = 0
+    monthly: dict[uuid.UUID, int] = {}  # each enrolment's amount in its last month paid
     for month in _months():
         live = [p for p in planned if p.start <= month and (p.leave is None or month < p.leave)]
         out = domain.compute([_snapshot(p, family) for p in live], on=month)
         money += int(out.amount_fen.sum())
         persons += int(out.persons[out.amount_fen > 0].sum())
+        monthly.update(zip((p.uid for p in live), (int(a) for a in out.amount_fen), strict=True))
+    # 核定月金额, as an approval would have set it (payroll computes each month's amount itself)
+    rows = list(Enrolment.objects.filter(uid__in=list(monthly)).only("id", "uid"))
+    for e in rows:
+        e.monthly_fen = monthly[e.uid]
+    Enrolment.objects.bulk_update(rows, ["monthly_fen"], batch_size=2000)
     return money, persons
 
 

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from minzheng.assistance import seed
-from minzheng.assistance.models import Enrolment, PayrollRoll
+from minzheng.assistance.models import Enrolment, PayrollLine, PayrollRoll
 from minzheng.ledger.selectors import balance
 from minzheng.ledger.services import account_open  # noqa: F401 - the ledger app is installed
 
@@ -46,6 +46,12 @@ def test_the_year_comes_out_near_the_seed(registry):
     assert spent == stats["paid_fen"] + stats["longevity_paid_fen"]
     assert stats["happiness_deliveries"] > 0
     assert stats["housing_homes"] == 1
+    # each recurring enrolment shows what it is paid: its 核定月金额 is its last month's amount
+    last = {}
+    for enrolment_id, amount in PayrollLine.objects.filter(enrolment__program__in=("dibao", "dibian", "tekun")) \
+            .order_by("for_month").values_list("enrolment_id", "amount_fen"):
+        last[enrolment_id] = amount
+    assert last and dict(Enrolment.objects.filter(pk__in=last).values_list("id", "monthly_fen")) == last
     _ = date
 
 

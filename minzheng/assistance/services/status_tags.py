@@ -2,7 +2,7 @@
 
 Meals prices a 特困 elder's meal, and counts coverage, from the person's record, and may not import
 this app. So every change to who holds a live 低保/低边/特困 enrolment (approval, exit, a
-household member joining or leaving, the nightly jobs) ends with ``status_tags_sync`` for the
+member leaving the household, the nightly jobs) ends with ``status_tags_sync`` for the
 people it touched, and the seed reconciles everyone. A household enrolment tags each member still
 in the household, and its payee.
 """
@@ -15,8 +15,7 @@ from minzheng.assistance.enums import LIVE_ENROLMENT, Program
 from minzheng.assistance.models import Enrolment, EnrolmentMember
 from minzheng.people.services import person_status_tags_sync
 
-STATUS_TAGS: dict[str, str] = {Program.DIBAO: Program.DIBAO.label, Program.DIBIAN: Program.DIBIAN.label,
-               Program.TEKUN: Program.TEKUN.label}
+STATUS_TAGS: dict[str, str] = {p: p.label for p in (Program.DIBAO, Program.DIBIAN, Program.TEKUN)}
 
 
 def status_holders(person_ids: Iterable[int] | None = None) -> dict[int, set[str]]:

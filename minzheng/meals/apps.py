@@ -38,4 +38,5 @@ class MealsConfig(AppConfig):
         panels.register()
         todos.register()
         tasks.register_jobs()
-        register_seed_step(SeedStep("meals", seed.run, order=200))
+        # after assistance (300), so the year's meals are priced with the 低保/特困 it records
+        register_seed_step(SeedStep("meals", seed.run, order=400))

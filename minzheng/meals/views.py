@@ -201,6 +201,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     stop = end + timedelta(days=1)
     ov = selectors.overview(actor=actor, start=start, end=stop)
     cats = [Category.TEKUN, Category.DIBAO, Category.ALONE, Category.ADVANCED_AGE, Category.DISABLED_CARE]
+    today = timezone.localdate()
     context = {
         "start": start, "end": end, "ov": ov, "benefit": domain.yuan(ov.benefit_fen), "wallet": domain.yuan(ov.wallet_fen),
         "by_point": selectors.stats_by_point(actor=actor, start=start, end=stop)[:200],
@@ -208,10 +209,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         "by_day": selectors.stats_by_day(actor=actor, start=start, end=stop)[-31:],
         "coverage": [
             {"community": r["community"], "cells": [_share(*r[k]) for k in ("elders", *cats)]}
-            for r in selectors.coverage_by_community(actor=actor, categories=cats, day=timezone.localdate())
+            for r in selectors.coverage_by_community(actor=actor, categories=cats, day=today)
         ],
         "coverage_labels": [c.label for c in cats],
-        "licences": selectors.licence_warnings(actor=actor, today=timezone.localdate())[:20],
+        "licences": selectors.licence_warnings(actor=actor, today=today)[:20], "today": today,
     }
     return render(request, "meals/overview.html", context)
 

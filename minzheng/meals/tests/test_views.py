@@ -211,3 +211,21 @@ def test_coverage_counts_the_registry_elders_and_the_diners_among_them(client, l
     page = client.get("/meals/overview/").content.decode()
     assert page.count("居住在该村社的60岁以上老人") == 1
     assert f"<td>{name}</td><td>1 / 3 <span class=\"muted\">33.3%</span></td>" in page
+
+
+def test_overview_warns_of_licences_expired_or_due_within_30_days(client, login, staff, make_site):
+    from minzheng.meals.models import MealPoint
+
+    today = timezone.localdate()
+    for code, expires in (("YH001", today - timedelta(days=900)), ("YH002", today + timedelta(days=10)),
+                          ("YH003", today + timedelta(days=90))):
+        point = make_site(code).point
+        MealPoint.objects.filter(pk=point.pk).update(licence_no=f"JY{code}", licence_expires=expires)
+
+    login(staff.district)
+    page = client.get("/meals/overview/").content.decode()
+    rows = {code: re.search(rf"<td>JY{code}</td><td>[^<]*<span class=\"badge red\">([^<]+)</span>", page)
+            for code in ("YH001", "YH002", "YH003")}
+    assert rows["YH001"] and rows["YH001"].group(1) == "已过期"
+    assert rows["YH002"] and rows["YH002"].group(1) == "即将到期"
+    assert rows["YH003"] is None and "JYYH003" not in page

@@ -329,7 +329,8 @@ def test_void_is_limited_to_ones_own_point_and_area(site, site_b, make_diner, st
 
 def test_offline_batch_keeps_original_times_and_deduplicates(site, make_diner, staff):
     a, b = make_diner(name="赵大爷"), make_diner(name="钱阿姨", birth="19400202")
-    t0 = timezone.now() - timedelta(days=1)
+    # yesterday at 11:30, so the three meals fall on one service day whatever the hour of the run
+    t0 = timezone.localtime(timezone.now() - timedelta(days=1)).replace(hour=11, minute=30, second=0, microsecond=0)
     items = [
         req(site, a, key="off-00001", occurred_at=t0),
         req(site, b, key="off-00002", occurred_at=t0 + timedelta(minutes=3)),

@@ -49,6 +49,7 @@ from minzheng.meals.models import (
     ReconException,
 )
 from minzheng.meals.permissions import MealsPerm
+from minzheng.people.domain import born_by
 from minzheng.people.enums import PersonStatus
 from minzheng.people.models import Person
 
@@ -502,14 +503,6 @@ def overview(*, actor: Actor, start: date, end: date) -> Overview:
     )
 
 
-def _born_by(day: date, years: int) -> date:
-    """The latest birth date of someone at least ``years`` old on ``day``."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
-
-
 # The target groups the registry's own columns decide; the assistance groups come from its tags.
 _COLUMN_GROUPS: dict[str, str] = {
     Category.ADVANCED_AGE: "advanced_age", Category.ALONE: "alone",
@@ -523,9 +516,9 @@ def coverage_by_community(*, actor: Actor, categories: Iterable[str], day: date)
     people), <category>: (diners, people)…}``, the least covered community first."""
     require(actor, MealsPerm.VIEW)
     cats = list(categories)
-    advanced = _born_by(day, domain.ADVANCED_AGE)
+    advanced = born_by(day, domain.ADVANCED_AGE)
     elders = Person.objects.filter(area_path__startswith=actor.scope_path, status=PersonStatus.ACTIVE,
-                                   birth_date__lte=_born_by(day, domain.ELDER_AGE))
+                                   birth_date__lte=born_by(day, domain.ELDER_AGE))
     diner = Exists(Diner.objects.filter(person=OuterRef("pk"), status=DinerStatus.ACTIVE))
     groups = {
         "elders": Count("id"), "advanced_age": Count("id", filter=Q(birth_date__lte=advanced)),

@@ -25,6 +25,15 @@ MAX_ADDRESS = 120
 
 
 @lru_cache(maxsize=200_000)
+def born_by(on: date, age: int) -> date:
+    """The latest birth date of someone at least ``age`` years old on ``on`` (a 29 February
+    birthday counts from 28 February in other years)."""
+    try:
+        return on.replace(year=on.year - age)
+    except ValueError:  # 29 February
+        return date(on.year - age, 2, 28)
+
+
 def name_initials(name: str) -> str:
     """拼音首字母: 张三丰 → zsf (letters only, lower case)."""
     return "".join(p[0] for p in lazy_pinyin(name, style=Style.FIRST_LETTER) if p and p[0].isalpha()).lower()

@@ -35,6 +35,7 @@ from minzheng.core.access import Actor
 from minzheng.core.exceptions import NotFound, ValidationFailed
 from minzheng.core.services import audit_record
 from minzheng.divisions.models import Division
+from minzheng.people.domain import born_by
 from minzheng.people.enums import LivingArrangement, PersonStatus
 from minzheng.people.events import CareSignalRaised
 from minzheng.people.models import Person
@@ -88,8 +89,7 @@ def outreach_refresh(*, actor: Actor | None, on: date | None = None) -> int:
     for h, grade in active.exclude(disability_category="").values_list("household_id", "disability_grade"):
         disabled[h] = disabled.get(h, False) or (grade is not None and grade <= SEVERE_GRADE)
     ill = set(_has_flag(active, "serious_illness").values_list("household_id", flat=True))
-    born_by = on.replace(year=on.year - ELDER_ALONE_AGE) if not (on.month == 2 and on.day == 29) else date(on.year - ELDER_ALONE_AGE, 2, 28)
-    alone = set(active.filter(living_arrangement=LivingArrangement.ALONE, birth_date__lte=born_by)
+    alone = set(active.filter(living_arrangement=LivingArrangement.ALONE, birth_date__lte=born_by(on, ELDER_ALONE_AGE))
                 .values_list("household_id", flat=True))
     since = timezone.now() - timedelta(days=SIGNAL_WINDOW_DAYS)
     signals: dict[int, int] = defaultdict(int)

@@ -44,6 +44,7 @@ from minzheng.assistance.services.status_tags import STATUS_TAGS, enrolment_peop
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import Conflict, NotFound, ValidationFailed
 from minzheng.core.services import audit_record
+from minzheng.people.domain import born_by
 from minzheng.people.enums import PersonStatus
 from minzheng.people.events import PersonDied, PersonMovedOut
 from minzheng.people.models import Person
@@ -65,13 +66,6 @@ def _lock(actor: Actor | None, enrolment: Enrolment | int) -> Enrolment:
 # ------------------------------------------------------------------------------- 高龄津贴 job
 
 
-def _born_by(on: date, age: int) -> date:
-    try:
-        return on.replace(year=on.year - age)
-    except ValueError:  # 29 February
-        return date(on.year - age, 2, 28)
-
-
 def longevity_enrol(*, actor: Actor | None, on: date) -> int:
     """Enrol every living Zhejiang-hukou resident aged 80+ on ``on`` (no application), from the month
     of ``on``; end the allowance of anyone who no longer has Zhejiang hukou. Returns the number enrolled."""
@@ -80,7 +74,7 @@ def longevity_enrol(*, actor: Actor | None, on: date) -> int:
     live = Enrolment.objects.filter(program=Program.LONGEVITY, status__in=sorted(LIVE_ENROLMENT))
     with transaction.atomic():
         candidates = list(
-            Person.objects.filter(status=PersonStatus.ACTIVE, hukou_in_zhejiang=True, birth_date__lte=_born_by(on, LONGEVITY_AGE))
+            Person.objects.filter(status=PersonStatus.ACTIVE, hukou_in_zhejiang=True, birth_date__lte=born_by(on, LONGEVITY_AGE))
             .exclude(pk__in=live.values("person_id"))
             .order_by("id").values_list("id", "division_id", "area_path", "birth_date")
         )

@@ -15,6 +15,7 @@ from minzheng.core import crypto
 from minzheng.core.identifiers import mask_phone
 from minzheng.core.seeding import SeedContext
 from minzheng.core.services import audit_record
+from minzheng.people.domain import born_by
 from minzheng.people.enums import HealthFlag, LivingArrangement, PersonStatus
 from minzheng.people.selectors import PersonFilters, person_list
 from minzheng.safety import domain
@@ -46,13 +47,6 @@ INCIDENTS_PER_HOME_DAY = 0.01
 HISTORY_DAYS = 30
 
 
-def _sixty_years_before(today: date) -> date:
-    try:
-        return today.replace(year=today.year - 60)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - 60, day=28)
-
-
 def _phone(rng: random.Random) -> str:
     return rng.choice(("139", "138", "137", "158", "188", "135")) + f"{rng.randrange(10**8):08d}"
 
@@ -66,7 +60,7 @@ def seed_safety(ctx: SeedContext) -> None:
     candidates = list(
         person_list(actor=SYSTEM, filters=PersonFilters(
             status=PersonStatus.ACTIVE, living_arrangement=LivingArrangement.ALONE,
-            min_age_birth_before=_sixty_years_before(today),
+            min_age_birth_before=born_by(today, 60),
         )).order_by("id").values_list("id", "division_id", "area_path", "health_flags")
     )
     taken = set(Home.objects.values_list("person_id", flat=True))

@@ -242,8 +242,9 @@ def person_status_tags_sync(*, source: str, managed: Iterable[str], held: Mappin
     managed = tuple(dict.fromkeys(managed))
     wanted = {pid: set(tags) for pid, tags in held.items()}
     if person_ids is None:
+        owned = frozenset(managed)
         carriers = (pid for pid, tags in Person.objects.exclude(tags=[]).values_list("id", "tags").iterator(chunk_size=5000)
-                    if set(tags or ()) & set(managed))
+                    if not owned.isdisjoint(tags or ()))
         candidates = sorted(set(wanted) | set(carriers))
     else:
         candidates = sorted(set(person_ids))

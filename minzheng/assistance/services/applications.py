@@ -57,7 +57,7 @@ from minzheng.assistance.services.decisions import (
     economy_totals,
     standard_fen,
 )
-from minzheng.assistance.services.status_tags import STATUS_TAGS, enrolment_people, status_tags_sync
+from minzheng.assistance.services.status_tags import enrolment_tags_sync
 from minzheng.core import crypto
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -704,8 +704,7 @@ def _enrol(app: Application, outcome: Outcome, on: date) -> Enrolment:
                             co_resident=m.co_resident, away=m.away, able_bodied=m.able_bodied)
             for m in members
         )
-    if enrolment.program in STATUS_TAGS:
-        status_tags_sync(person_ids=enrolment_people(enrolment))
+    enrolment_tags_sync(enrolment)
     return enrolment
 
 

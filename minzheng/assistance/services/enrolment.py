@@ -40,7 +40,7 @@ from minzheng.assistance.models import (
 from minzheng.assistance.permissions import AssistancePerm
 from minzheng.assistance.services import _common as c
 from minzheng.assistance.services.decisions import Outcome, decide_enrolment
-from minzheng.assistance.services.status_tags import STATUS_TAGS, enrolment_people, status_tags_sync
+from minzheng.assistance.services.status_tags import enrolment_tags_sync, status_tags_sync
 from minzheng.core.access import Actor
 from minzheng.core.exceptions import Conflict, NotFound, ValidationFailed
 from minzheng.core.services import audit_record
@@ -264,8 +264,7 @@ def _terminate(e: Enrolment, reason: str, note: str, last_month: date, on: date)
     e.status, e.exit_reason, e.exit_note, e.exited_on = EnrolmentStatus.TERMINATED, reason, note[:1000], on
     e.end_month = last_month
     e.save(update_fields=["status", "exit_reason", "exit_note", "exited_on", "end_month", "updated_at"])
-    if e.program in STATUS_TAGS:
-        status_tags_sync(person_ids=enrolment_people(e))
+    enrolment_tags_sync(e)
     _hold(PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month), f"已退出保障:{ExitReason(reason).label}")
     paid_after = PayrollLine.objects.filter(enrolment=e, for_month__gt=last_month).paid()
     overpaid = paid_after.aggregate(total=Sum("total_fen"))["total"] or 0

@@ -23,7 +23,7 @@ def status_holders(person_ids: Iterable[int] | None = None) -> dict[int, set[str
     live = Enrolment.objects.filter(program__in=sorted(STATUS_TAGS), status__in=sorted(LIVE_ENROLMENT))
     members = EnrolmentMember.objects.filter(enrolment__in=live, active=True)
     if person_ids is not None:
-        ids = sorted(set(person_ids))
+        ids = list(person_ids)
         live, members = live.filter(person_id__in=ids), members.filter(person_id__in=ids)
     held: dict[int, set[str]] = {}
     for rows in (live.values_list("person_id", "program"), members.values_list("person_id", "enrolment__program")):
@@ -32,17 +32,19 @@ def status_holders(person_ids: Iterable[int] | None = None) -> dict[int, set[str
     return held
 
 
-def enrolment_people(enrolment: Enrolment) -> set[int]:
-    """The payee and every member ever listed: whoever this enrolment may have tagged."""
-    return {enrolment.person_id, *EnrolmentMember.objects.filter(enrolment=enrolment).values_list("person_id", flat=True)}
+def enrolment_tags_sync(enrolment: Enrolment) -> int:
+    """After an enrolment started or ended: its payee and every member ever listed, whom it may
+    have tagged. Other programs (高龄津贴, 儿童) carry no status tag."""
+    if enrolment.program not in STATUS_TAGS:
+        return 0
+    members = EnrolmentMember.objects.filter(enrolment=enrolment).values_list("person_id", flat=True)
+    return status_tags_sync(person_ids={enrolment.person_id, *members})
 
 
 def status_tags_sync(*, person_ids: Iterable[int] | None = None) -> int:
     """Rewrite the 低保/低边/特困 tags of these people (everyone when ``None``) from the live
     enrolments; returns how many records changed."""
     ids = None if person_ids is None else sorted(set(person_ids))
-    if ids is not None and not ids:
-        return 0
     return person_status_tags_sync(source="assistance", managed=STATUS_TAGS.values(), held=status_holders(ids),
                                    person_ids=ids)
 
